@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Exit codes of assay-cli: 1 for a failure the command reports, 2 for a usage error. */
+#define CLI_EXIT_FAILURE 1
+#define CLI_EXIT_USAGE   2
+
+typedef struct
+{
+  const char *name;
+  const char *summary;
+  int (*run) (int argc, char **argv);
+} CliCommand;
+
+int     cli_fail            (GError      *error);
+int     cli_usage           (GOptionContext *context,
+                             const char  *message);
+int     cli_parse           (GOptionContext *context,
+                             int         *argc,
+                             char      ***argv);
+int     cli_dispatch        (const char        *group,
+                             const CliCommand  *commands,
+                             guint              n_commands,
+                             int                argc,
+                             char             **argv);
+GBytes *cli_read_input      (const char  *path,
+                             gsize        max_size,
+                             GError     **error);
+char   *cli_key_path        (const char  *option);
+
+int     cli_key_main        (int argc, char **argv);
+int     cli_job_main        (int argc, char **argv);
+int     cli_result_main     (int argc, char **argv);
+
+G_END_DECLS
