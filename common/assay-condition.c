@@ -32,6 +32,15 @@ assay_value_string (const char *value)
   return typed_value ("S", json_node_init_string (json_node_alloc (), value));
 }
 
+/* Returns: (transfer full): `{"M": value}`, @value a map of attribute values. */
+JsonNode *
+assay_value_map (JsonObject *value)
+{
+  g_return_val_if_fail (value != NULL, NULL);
+
+  return typed_value ("M", json_node_init_object (json_node_alloc (), value));
+}
+
 /* Returns: (transfer full): `{"N": "value"}`. */
 JsonNode *
 assay_value_number (gint64 value)
@@ -629,6 +638,34 @@ assay_update_apply (AssayUpdate  *self,
         default:
           g_assert_not_reached ();
         }
+    }
+  return TRUE;
+}
+
+/**
+ * assay_update_is_applied:
+ * Whether @item already shows the update: every SET attribute holds its value and every
+ * REMOVEd one is absent. An ADD cannot be judged without the item as it was before, so it
+ * is not looked at. A client uses this to recognise a write of its own that succeeded on
+ * an attempt whose answer was lost.
+ */
+gboolean
+assay_update_is_applied (AssayUpdate *self,
+                         JsonObject  *item)
+{
+  g_return_val_if_fail (self != NULL && item != NULL, FALSE);
+
+  for (guint i = 0; i < self->actions->len; i++)
+    {
+      Action *action = &g_array_index (self->actions, Action, i);
+      JsonNode *current = json_object_get_member (item, action->attribute);
+      gboolean comparable;
+
+      if (action->kind == ACTION_SET &&
+          (current == NULL || assay_value_compare (current, action->value, &comparable) != 0))
+        return FALSE;
+      if (action->kind == ACTION_REMOVE && current != NULL)
+        return FALSE;
     }
   return TRUE;
 }

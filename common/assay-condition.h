@@ -28,6 +28,7 @@ typedef struct _AssayExpression AssayExpression;
 /* Attribute values. */
 JsonNode       *assay_value_string            (const char      *value);
 JsonNode       *assay_value_number            (gint64           value);
+JsonNode       *assay_value_map               (JsonObject      *value);
 int             assay_value_compare           (JsonNode        *a,
                                                JsonNode        *b,
                                                gboolean        *out_comparable);
@@ -67,6 +68,8 @@ void            assay_update_unref            (AssayUpdate     *self);
 gboolean        assay_update_apply            (AssayUpdate     *self,
                                                JsonObject      *item,
                                                GError         **error);
+gboolean        assay_update_is_applied       (AssayUpdate     *self,
+                                               JsonObject      *item);
 char           *assay_update_render           (AssayUpdate     *self,
                                                AssayExpression *expression);
 

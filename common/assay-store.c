@@ -64,6 +64,22 @@ assay_store_describe (AssayStore *self)
   return ASSAY_STORE_GET_IFACE (self)->describe (self);
 }
 
+const char *
+assay_store_get_bucket (AssayStore *self)
+{
+  g_return_val_if_fail (ASSAY_IS_STORE (self), NULL);
+
+  return ASSAY_STORE_GET_IFACE (self)->get_bucket (self);
+}
+
+const char *
+assay_store_get_region (AssayStore *self)
+{
+  g_return_val_if_fail (ASSAY_IS_STORE (self), NULL);
+
+  return ASSAY_STORE_GET_IFACE (self)->get_region (self);
+}
+
 void
 assay_store_put_object_async (AssayStore            *self,
                               const char            *key,

@@ -104,6 +104,9 @@ struct _AssayStoreInterface
   GTypeInterface parent_iface;
 
   const char *(*describe)           (AssayStore             *self);
+  /* the bucket and region that jobs on this store name (the local store: "local") */
+  const char *(*get_bucket)         (AssayStore             *self);
+  const char *(*get_region)         (AssayStore             *self);
 
   /* objects */
   void        (*put_object_async)   (AssayStore             *self,
@@ -228,6 +231,8 @@ struct _AssayStoreInterface
 };
 
 const char      *assay_store_describe (AssayStore *self);
+const char      *assay_store_get_bucket (AssayStore *self);
+const char      *assay_store_get_region (AssayStore *self);
 void             assay_store_put_object_async (AssayStore            *self,
                                                const char            *key,
                                                GBytes                *data,

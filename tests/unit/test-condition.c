@@ -146,6 +146,34 @@ test_apply (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
 }
 
+/* Whether an item already shows an update: SETs and REMOVEs are judged, ADDs are not. */
+static void
+test_is_applied (void)
+{
+  g_autoptr(JsonObject) before = item_from (
+    "{\"id\":{\"S\":\"job-1\"},\"queue\":{\"S\":\"open\"},\"due\":{\"S\":\"t\"},"
+    "\"attempts\":{\"N\":\"1\"}}");
+  g_autoptr(JsonObject) after = item_from (
+    "{\"id\":{\"S\":\"job-1\"},\"queue\":{\"S\":\"leased\"},\"attempts\":{\"N\":\"7\"},"
+    "\"chunks\":{\"N\":\"3.0\"}}");
+  g_autoptr(AssayUpdate) claim = assay_update_new ();
+
+  assay_update_set (claim, "queue", assay_value_string ("leased"));
+  assay_update_set (claim, "chunks", assay_value_number (3));
+  assay_update_remove (claim, "due");
+  assay_update_add (claim, "attempts", 1);
+
+  g_assert_false (assay_update_is_applied (claim, before));
+  g_assert_true (assay_update_is_applied (claim, after));
+  assay_update_apply (claim, before, NULL);
+  g_assert_true (assay_update_is_applied (claim, before));
+  json_object_set_member (after, "due", assay_value_string ("t"));
+  g_assert_false (assay_update_is_applied (claim, after));
+  json_object_remove_member (after, "due");
+  json_object_set_member (after, "chunks", assay_value_string ("3"));
+  g_assert_false (assay_update_is_applied (claim, after));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -156,6 +184,7 @@ main (int   argc,
   g_test_add_func ("/common/condition/evaluate", test_evaluate);
   g_test_add_func ("/common/condition/render", test_render);
   g_test_add_func ("/common/condition/apply", test_apply);
+  g_test_add_func ("/common/condition/is-applied", test_is_applied);
 
   return g_test_run ();
 }
