@@ -126,9 +126,12 @@ static const CliCommand result_commands[] = {
   { "decrypt", "decrypt a result payload with the client's key", result_decrypt },
 };
 
+/* `result decrypt …` decrypts a payload by hand; `result JOB` fetches a job's result. */
 int
 cli_result_main (int    argc,
                  char **argv)
 {
-  return cli_dispatch ("result", result_commands, G_N_ELEMENTS (result_commands), argc, argv);
+  if (argc >= 2 && g_str_equal (argv[1], "decrypt"))
+    return cli_dispatch ("result", result_commands, G_N_ELEMENTS (result_commands), argc, argv);
+  return cli_result_job_main (argc, argv);
 }

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "assay-cli.h"
+#include "assay-config.h"
 #include "assay-key-file.h"
 
 #include <gio/gunixinputstream.h>
@@ -10,9 +11,12 @@
 #include <stdio.h>
 
 static const CliCommand commands[] = {
+  { "init", "create the bucket and tables, or the local store", cli_init_main },
   { "key", "make, show, back up or restore this client's key pair", cli_key_main },
+  { "submit", "compress, upload and record a job for each file", cli_submit_main },
   { "job", "check a job's fields and signature", cli_job_main },
-  { "result", "decrypt a result payload", cli_result_main },
+  { "status", "show this client's jobs, or one job", cli_status_main },
+  { "result", "print a job's decrypted result (or: result decrypt)", cli_result_main },
 };
 
 /* Reports @error (taken) on stderr and returns the failure exit code. */
@@ -136,6 +140,36 @@ cli_read_input (const char  *path,
       return NULL;
     }
   return g_byte_array_free_to_bytes (g_steal_pointer (&data));
+}
+
+static void
+store_ready_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+/**
+ * cli_open_store:
+ * The store @config names. A local store is set up on first use (a newcomer needs no
+ * init step); S3 and DynamoDB are set up with “assay-cli init”.
+ */
+AssayStore *
+cli_open_store (AssayConfig  *config,
+                GError      **error)
+{
+  g_autoptr(AssayStore) store = assay_config_open_store (config, error);
+  g_autoptr(GAsyncResult) result = NULL;
+
+  if (store == NULL || !assay_config_is_local (config))
+    return g_steal_pointer (&store);
+  assay_store_init_async (store, NULL, store_ready_cb, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  if (!assay_store_init_finish (store, result, error))
+    return NULL;
+  return g_steal_pointer (&store);
 }
 
 /* The key file named by an option, else the default one. */

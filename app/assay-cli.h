@@ -3,6 +3,9 @@
 
 #include <gio/gio.h>
 
+#include "assay-config.h"
+#include "assay-job.h"
+
 G_BEGIN_DECLS
 
 /* Exit codes of assay-cli: 1 for a failure the command reports, 2 for a usage error. */
@@ -31,9 +34,25 @@ GBytes *cli_read_input      (const char  *path,
                              gsize        max_size,
                              GError     **error);
 char   *cli_key_path        (const char  *option);
+AssayStore *cli_open_store  (AssayConfig *config,
+                             GError     **error);
 
+int     cli_init_main       (int argc, char **argv);
 int     cli_key_main        (int argc, char **argv);
 int     cli_job_main        (int argc, char **argv);
 int     cli_result_main     (int argc, char **argv);
+int     cli_submit_main     (int argc, char **argv);
+int     cli_status_main     (int argc, char **argv);
+int     cli_result_job_main (int argc, char **argv);
+
+AssayJob *cli_get_job       (AssayStore  *store,
+                             const char  *job_id,
+                             gboolean     wait,
+                             GError     **error);
+gboolean cli_print_result   (AssayStore  *store,
+                             AssayKey    *key,
+                             AssayJob    *job,
+                             const char  *out_file,
+                             GError     **error);
 
 G_END_DECLS

@@ -97,9 +97,7 @@ GBytes *assay_aws_transport_send_finish (AssayAwsTransport     *self,
  * function, was the answer to; 0 for a message the transport did not send.
  * Added for the DynamoDB client: a conditional write refused on attempt 2 or later may
  * have been applied by an earlier attempt whose answer was lost, so the client re-reads
- * the item before it reports a conflict. (Suggested implementation: the transport sets
- * g_object_set_data (message, "assay-aws-attempt", GUINT_TO_POINTER (n)) on each
- * message it sends, and this returns that.)
+ * the item before it reports a conflict. Attempts include the clock-skew retry.
  */
 guint   assay_aws_transport_message_get_attempt (SoupMessage *message);
 

@@ -25,8 +25,8 @@ G_BEGIN_DECLS
  *
  * Memory: one chunk being filled, a 1 MiB input buffer, and liblzma's own state (about
  * threads × (2 × block size + the preset's encoder memory)), whatever the input's size.
- * With @threads 0 the thread count is the number of CPUs, reduced until liblzma's
- * estimate fits in 1 GiB; it never changes the output.
+ * With @threads 0 the thread count is the number of CPUs (at most 64), reduced until
+ * liblzma's estimate fits in 1 GiB; it never changes the output.
  *
  * Not thread-safe: call it from one thread at a time (typically a GTask thread).
  */

@@ -3,6 +3,8 @@
 
 #include "assay-config.h"
 #include "assay-id.h"
+#include "assay-aws-store.h"
+#include "assay-local-store.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -251,4 +253,20 @@ gboolean
 assay_config_is_local (AssayConfig *self)
 {
   return self->local != NULL;
+}
+
+/**
+ * assay_config_open_store:
+ * Returns: (transfer full): the store these settings name. Nothing is contacted yet:
+ * the first request says whether it is there (assay_store_init_async() makes it).
+ */
+AssayStore *
+assay_config_open_store (AssayConfig  *self,
+                         GError      **error)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  if (assay_config_is_local (self))
+    return ASSAY_STORE (assay_local_store_new (self->local));
+  return ASSAY_STORE (assay_aws_store_new_for_config (self, error));
 }

@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "assay-store.h"
+
 G_BEGIN_DECLS
 
 /*
@@ -48,6 +50,8 @@ AssayConfig  *assay_config_resolve          (AssayConfigLayer   *flags,
                                              const char         *config_file,
                                              GError            **error);
 gboolean      assay_config_is_local         (AssayConfig        *self);
+AssayStore   *assay_config_open_store       (AssayConfig        *self,
+                                             GError            **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AssayConfig, assay_config_free)
 

@@ -88,6 +88,8 @@ run_cliv (Fixture  *f,
                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", f->home, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_STATE_HOME", f->home, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", f->home, TRUE);
   process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_subprocess_communicate (process, input, NULL, &out_bytes, &err_bytes, &error);
@@ -345,6 +347,154 @@ test_result_decrypt (Fixture       *f,
   g_assert_cmpstr (out, ==, plaintext);
 }
 
+static char *
+make_random_file (Fixture    *f,
+                  const char *name,
+                  gsize       size)
+{
+  g_autofree char *path = g_build_filename (f->home, name, NULL);
+  g_autofree guint8 *data = g_malloc (size);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (size);
+  g_autoptr(GError) error = NULL;
+
+  for (gsize i = 0; i < size; i++)
+    data[i] = g_rand_int (rand);
+  g_file_set_contents (path, (const char *) data, size, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&path);
+}
+
+/* The last JSON event that assay-cli submit --json printed. */
+static JsonObject *
+last_event (const char *out)
+{
+  g_auto(GStrv) lines = g_strsplit (out, "\n", -1);
+  guint n = g_strv_length (lines);
+  g_autoptr(JsonNode) node = NULL;
+
+  while (n > 0 && *lines[n - 1] == '\0')
+    n--;
+  g_assert_cmpuint (n, >, 0);
+  node = json_from_string (lines[n - 1], NULL);
+  g_assert_nonnull (node);
+  return json_object_ref (json_node_get_object (node));
+}
+
+static void
+test_submit (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autofree char *store = g_build_filename (f->home, "store", NULL);
+  g_autofree char *file = make_random_file (f, "sample.bin", 300 * 1000);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(JsonObject) event = NULL;
+
+  g_assert_cmpint (run_cli (f, NULL, &out, &err, "key", "generate", NULL), ==, 0);
+  forget (&out, &err);
+
+  g_assert_cmpint (run_cli (f, NULL, &out, &err, "submit", "--local", store, "--chunk-size",
+                            "64K", file, NULL),
+                   ==, 0);
+  g_strstrip (out);
+  g_assert_true (assay_id_is_valid (ASSAY_ID_JOB, out));
+  g_assert_nonnull (strstr (err, "in 5 chunks"));
+  forget (&out, &err);
+
+  g_assert_cmpint (run_cli (f, NULL, &out, &err, "submit", "--local", store, "--json", file,
+                            NULL),
+                   ==, 0);
+  event = last_event (out);
+  g_assert_cmpstr (json_object_get_string_member (event, "event"), ==, "submitted");
+  g_assert_true (assay_id_is_valid (ASSAY_ID_JOB, json_object_get_string_member (event, "job")));
+  g_assert_cmpint (json_object_get_int_member (event, "bytes_read"), ==, 300 * 1000);
+  forget (&out, &err);
+
+  /* a folder, a missing file: clear errors, exit 1 */
+  g_assert_cmpint (run_cli (f, NULL, &out, &err, "submit", "--local", store, f->home, NULL), ==,
+                   1);
+  g_assert_nonnull (strstr (err, "it is a folder"));
+  forget (&out, &err);
+  g_assert_cmpint (run_cli (f, NULL, &out, &err, "submit", "--local", store, "/nonexistent/x",
+                            NULL),
+                   ==, 1);
+  g_assert_nonnull (strstr (err, "/nonexistent/x"));
+  forget (&out, &err);
+  g_assert_cmpint (run_cli (f, NULL, &out, &err, "submit", "--local", store, "--preset", "12",
+                            file, NULL),
+                   ==, 2);
+}
+
+/* The journal's record of the one file being uploaded: how many chunks it holds. */
+static gint64
+journal_chunks (Fixture *f)
+{
+  g_autofree char *dir = g_build_filename (f->home, "assay", "journal", NULL);
+  g_autoptr(GDir) entries = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (entries != NULL && (name = g_dir_read_name (entries)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autofree char *text = NULL;
+      g_autoptr(JsonNode) node = NULL;
+
+      if (!g_file_get_contents (path, &text, NULL, NULL) ||
+          !(node = json_from_string (text, NULL)))
+        continue;
+      return json_object_get_int_member (json_node_get_object (node), "chunks");
+    }
+  return 0;
+}
+
+/* kill -9 in the middle of an upload, then the same command: the same job completes
+ * and the chunks stored before the kill are not uploaded again. */
+static void
+test_submit_resume (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autofree char *store = g_build_filename (f->home, "store", NULL);
+  g_autofree char *file = make_random_file (f, "big.bin", 2 * 1024 * 1024);
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+    G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr(GSubprocess) first = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) event = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  gint64 stored = 0;
+  gint64 deadline;
+
+  g_assert_cmpint (run_cli (f, NULL, &out, &err, "key", "generate", NULL), ==, 0);
+  forget (&out, &err);
+
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", f->home, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_STATE_HOME", f->home, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", f->home, TRUE);
+  first = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("ASSAY_CLI"), "submit",
+                                       "--local", store, "--chunk-size", "64K", "--bandwidth",
+                                       "256K", file, NULL);
+  g_assert_no_error (error);
+
+  /* 2 MiB of random data in 64 KiB chunks at 256 KiB/s: about 8 s in all */
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while ((stored = journal_chunks (f)) < 4 && g_get_monotonic_time () < deadline)
+    g_usleep (20 * 1000);
+  g_assert_cmpint (stored, >=, 4);
+  g_subprocess_send_signal (first, SIGKILL);
+  g_subprocess_wait (first, NULL, NULL);
+  g_assert_false (g_subprocess_get_if_exited (first));
+
+  g_assert_cmpint (run_cli (f, NULL, &out, &err, "submit", "--local", store, "--chunk-size",
+                            "64K", "--json", file, NULL),
+                   ==, 0);
+  event = last_event (out);
+  g_assert_cmpstr (json_object_get_string_member (event, "event"), ==, "submitted");
+  g_assert_true (json_object_get_boolean_member (event, "resumed"));
+  g_assert_cmpint (json_object_get_int_member (event, "chunks_skipped"), >=, stored);
+  g_assert_cmpint (json_object_get_int_member (event, "chunks"), ==, 33);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -357,6 +507,10 @@ main (int   argc,
   g_test_add ("/cli/job/verify", Fixture, NULL, fixture_set_up, test_job_verify,
               fixture_tear_down);
   g_test_add ("/cli/result/decrypt", Fixture, NULL, fixture_set_up, test_result_decrypt,
+              fixture_tear_down);
+
+  g_test_add ("/cli/submit", Fixture, NULL, fixture_set_up, test_submit, fixture_tear_down);
+  g_test_add ("/cli/submit/resume", Fixture, NULL, fixture_set_up, test_submit_resume,
               fixture_tear_down);
 
   return g_test_run ();
