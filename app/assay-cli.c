@@ -15,6 +15,7 @@ static const CliCommand commands[] = {
   { "key", "make, show, back up or restore this client's key pair", cli_key_main },
   { "submit", "compress, upload and record a job for each file", cli_submit_main },
   { "job", "check a job's fields and signature", cli_job_main },
+  { "watch", "submit every file that appears in a folder", cli_watch_main },
   { "status", "show this client's jobs, or one job", cli_status_main },
   { "result", "print a job's decrypted result (or: result decrypt)", cli_result_main },
 };

@@ -43,6 +43,7 @@ int     cli_job_main        (int argc, char **argv);
 int     cli_result_main     (int argc, char **argv);
 int     cli_submit_main     (int argc, char **argv);
 int     cli_status_main     (int argc, char **argv);
+int     cli_watch_main      (int argc, char **argv);
 int     cli_result_job_main (int argc, char **argv);
 
 AssayJob *cli_get_job       (AssayStore  *store,

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The folder watcher on the real local store and real inotify events. */
+#include "config.h"
+
+#include "assay-local-store.h"
+#include "assay-watcher.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+typedef struct
+{
+  char *dir;
+  char *folder;
+  AssayStore *store;
+  AssayKey *key;
+  AssayJournal *journal;
+  GHashTable *submitted; /* path → count */
+  guint failures;
+} Fixture;
+
+static void
+ready_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileEnumerator) children = g_file_enumerate_children (
+    file, G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+  GFileInfo *info;
+
+  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
+
+      remove_tree (child);
+      g_object_unref (info);
+    }
+  g_file_delete (file, NULL, NULL);
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autofree char *store_dir = NULL;
+  g_autofree char *journal_dir = NULL;
+
+  f->dir = g_dir_make_tmp ("assay-watcher-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->folder = g_build_filename (f->dir, "drop", NULL);
+  g_assert_cmpint (g_mkdir (f->folder, 0700), ==, 0);
+  store_dir = g_build_filename (f->dir, "store", NULL);
+  journal_dir = g_build_filename (f->dir, "journal", NULL);
+  f->store = ASSAY_STORE (assay_local_store_new (store_dir));
+  f->key = assay_key_generate ();
+  f->journal = assay_journal_new (journal_dir);
+  f->submitted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  assay_store_init_async (f->store, NULL, ready_cb, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  assay_store_init_finish (f->store, result, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_clear_object (&f->store);
+  g_clear_object (&f->key);
+  g_clear_object (&f->journal);
+  g_hash_table_unref (f->submitted);
+  remove_tree (f->dir);
+  g_free (f->folder);
+  g_free (f->dir);
+}
+
+static void
+submitted_cb (AssayWatcher *watcher,
+              const char   *path,
+              const char   *job,
+              Fixture      *f)
+{
+  g_autofree char *name = g_path_get_basename (path);
+  guint count = GPOINTER_TO_UINT (g_hash_table_lookup (f->submitted, name));
+
+  g_hash_table_insert (f->submitted, g_steal_pointer (&name), GUINT_TO_POINTER (count + 1));
+}
+
+static void
+failed_cb (AssayWatcher *watcher,
+           const char   *path,
+           GError       *error,
+           Fixture      *f)
+{
+  g_test_message ("%s failed: %s", path, error->message);
+  f->failures++;
+}
+
+static AssayWatcher *
+start_watcher (Fixture *f)
+{
+  g_autoptr(GFile) folder = g_file_new_for_path (f->folder);
+  g_autoptr(GError) error = NULL;
+  AssaySubmitSettings settings;
+  AssayWatcher *watcher;
+
+  assay_submit_settings_init (&settings);
+  settings.preset = 0;
+  watcher = assay_watcher_new (f->store, f->key, f->journal, folder, &settings);
+  assay_watcher_set_settle_time (watcher, 300);
+  g_signal_connect (watcher, "submitted", G_CALLBACK (submitted_cb), f);
+  g_signal_connect (watcher, "failed", G_CALLBACK (failed_cb), f);
+  assay_watcher_start (watcher, &error);
+  g_assert_no_error (error);
+  return watcher;
+}
+
+/* Runs the main context for @ms milliseconds. */
+static void
+run_for (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+
+  while (g_get_monotonic_time () < end)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (2000);
+    }
+}
+
+/* Runs the main context until the watcher has nothing left to do (at most 20 s). */
+static void
+run_until_idle (AssayWatcher *watcher)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  run_for (50);
+  while (!assay_watcher_is_idle (watcher) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (assay_watcher_is_idle (watcher));
+}
+
+static void
+write_file (const char *dir,
+            const char *name,
+            const char *text)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+}
+
+static guint
+count (Fixture    *f,
+       const char *name)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (f->submitted, name));
+}
+
+static void
+test_present_and_ignored (Fixture       *f,
+                          gconstpointer  data)
+{
+  const char *ignored[] = { "movie.part", "setup.crdownload", "x.tmp", "notes.txt~",
+                            ".notes.txt.swp", ".hidden" };
+  g_autoptr(AssayWatcher) watcher = NULL;
+
+  write_file (f->folder, "present.txt", "there before the watcher");
+  for (guint i = 0; i < G_N_ELEMENTS (ignored); i++)
+    write_file (f->folder, ignored[i], "partial");
+
+  watcher = start_watcher (f);
+  run_until_idle (watcher);
+  g_assert_cmpuint (count (f, "present.txt"), ==, 1);
+
+  /* a new subfolder is watched too, and its files picked up */
+  {
+    g_autofree char *sub = g_build_filename (f->folder, "sub", "deeper", NULL);
+
+    g_assert_cmpint (g_mkdir_with_parents (sub, 0700), ==, 0);
+    write_file (sub, "nested.csv", "a,b\n1,2\n");
+    for (guint i = 0; i < G_N_ELEMENTS (ignored); i++)
+      write_file (sub, ignored[i], "partial");
+  }
+  run_for (500);
+  run_until_idle (watcher);
+  g_assert_cmpuint (count (f, "nested.csv"), ==, 1);
+
+  for (guint i = 0; i < G_N_ELEMENTS (ignored); i++)
+    g_assert_cmpuint (count (f, ignored[i]), ==, 0);
+  g_assert_cmpuint (g_hash_table_size (f->submitted), ==, 2);
+  g_assert_cmpuint (f->failures, ==, 0);
+}
+
+static void
+test_slow_writer (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(AssayWatcher) watcher = start_watcher (f);
+  g_autofree char *path = g_build_filename (f->folder, "slow.log", NULL);
+  g_autoptr(GString) expected = g_string_new (NULL);
+  g_autoptr(AssayJournalEntry) entry = NULL;
+  g_autofree char *digest = NULL;
+  FILE *out = fopen (path, "w");
+
+  /* written in pieces over a second, never pausing for the settle time */
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree char *line = g_strdup_printf ("line %u of a slowly written log\n", i);
+
+      fputs (line, out);
+      fflush (out);
+      g_string_append (expected, line);
+      run_for (100);
+    }
+  fclose (out);
+  run_until_idle (watcher);
+
+  g_assert_cmpuint (count (f, "slow.log"), ==, 1);
+  entry = assay_journal_lookup (f->journal, path, NULL);
+  g_assert_nonnull (entry);
+  digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, expected->str, expected->len);
+  g_assert_cmpstr (entry->hash, ==, digest);
+  g_assert_cmpuint (entry->size, ==, expected->len);
+}
+
+static void
+test_moved_in_and_restart (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(AssayWatcher) watcher = start_watcher (f);
+  g_autofree char *outside = g_build_filename (f->dir, "report.pdf", NULL);
+  g_autofree char *inside = g_build_filename (f->folder, "report.pdf", NULL);
+  g_autofree char *touched = g_build_filename (f->folder, "report.pdf", NULL);
+
+  write_file (f->dir, "report.pdf", "%PDF-1.4 not really");
+  g_assert_cmpint (g_rename (outside, inside), ==, 0);
+  /* a download finishing: the .part file is renamed to its final name */
+  write_file (f->folder, "data.bin.part", "downloaded bytes");
+  {
+    g_autofree char *part = g_build_filename (f->folder, "data.bin.part", NULL);
+    g_autofree char *final = g_build_filename (f->folder, "data.bin", NULL);
+
+    run_for (100);
+    g_assert_cmpint (g_rename (part, final), ==, 0);
+  }
+  run_until_idle (watcher);
+  g_assert_cmpuint (count (f, "report.pdf"), ==, 1);
+  g_assert_cmpuint (count (f, "data.bin"), ==, 1);
+  g_assert_cmpuint (count (f, "data.bin.part"), ==, 0);
+
+  /* a restart submits nothing again, nor does a touch that keeps the content */
+  assay_watcher_stop (watcher);
+  g_clear_object (&watcher);
+  {
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+    g_autoptr(GFile) file = g_file_new_for_path (touched);
+
+    g_file_set_attribute_uint64 (file, G_FILE_ATTRIBUTE_TIME_MODIFIED,
+                                 g_date_time_to_unix (now) + 5, G_FILE_QUERY_INFO_NONE, NULL,
+                                 NULL);
+  }
+  watcher = start_watcher (f);
+  run_until_idle (watcher);
+  g_assert_cmpuint (count (f, "report.pdf"), ==, 1);
+  g_assert_cmpuint (count (f, "data.bin"), ==, 1);
+
+  /* new content under the same name is new */
+  write_file (f->folder, "report.pdf", "%PDF-1.4 the second version");
+  run_for (100);
+  run_until_idle (watcher);
+  g_assert_cmpuint (count (f, "report.pdf"), ==, 2);
+  g_assert_cmpuint (f->failures, ==, 0);
+}
+
+static void
+test_ignored_names (void)
+{
+  g_assert_true (assay_watcher_is_ignored_name (".bashrc"));
+  g_assert_true (assay_watcher_is_ignored_name ("a.part"));
+  g_assert_true (assay_watcher_is_ignored_name ("a~"));
+  g_assert_false (assay_watcher_is_ignored_name ("a.txt"));
+  g_assert_false (assay_watcher_is_ignored_name ("partial.csv"));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/common/watcher/ignored-names", test_ignored_names);
+  g_test_add ("/common/watcher/present-and-ignored", Fixture, NULL, fixture_set_up,
+              test_present_and_ignored, fixture_tear_down);
+  g_test_add ("/common/watcher/slow-writer", Fixture, NULL, fixture_set_up, test_slow_writer,
+              fixture_tear_down);
+  g_test_add ("/common/watcher/moved-in-and-restart", Fixture, NULL, fixture_set_up,
+              test_moved_in_and_restart, fixture_tear_down);
+
+  return g_test_run ();
+}
