@@ -19,7 +19,8 @@ G_BEGIN_DECLS
  * @threads: the multi-threaded encoder is used for any thread count (1 too) with a fixed
  * block size, max (3 × the preset's dictionary size, 1 MiB) — 1 MiB at preset 0, 3 MiB at
  * 1, 12 MiB at 3, 24 MiB at 6 — and each block is compressed on its own, so one thread or
- * eight give the same stream. (This differs from `xz -T1`, which writes a single block.)
+ * eight give the same stream: with liblzma 5.4.1 it is byte for byte what `xz -T2 -<p>`
+ * writes (`xz -T1` differs: its single-threaded mode writes one block).
  * A resumed upload re-makes a stored chunk and compares it by MD5; that holds as long as
  * the liblzma release is the same, which is not promised across releases.
  *

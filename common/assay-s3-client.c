@@ -80,6 +80,7 @@ xml_start_element (GMarkupParseContext  *context,
                    GError              **error)
 {
   XmlReader *reader = user_data;
+  XmlNode *parent;
   XmlNode *node;
 
   if (reader->stack->len == 0 && reader->root != NULL)
@@ -99,8 +100,10 @@ xml_start_element (GMarkupParseContext  *context,
   if (reader->stack->len == 0)
     reader->root = node;
   else
-    g_ptr_array_add (((XmlNode *) g_ptr_array_index (reader->stack, reader->stack->len - 1))->children,
-                     node);
+    {
+      parent = g_ptr_array_index (reader->stack, reader->stack->len - 1);
+      g_ptr_array_add (parent->children, node);
+    }
   g_ptr_array_add (reader->stack, node);
 }
 
@@ -123,6 +126,7 @@ xml_text (GMarkupParseContext  *context,
           GError              **error)
 {
   XmlReader *reader = user_data;
+  XmlNode *current;
 
   if (reader->stack->len == 0)
     {
@@ -135,8 +139,8 @@ xml_text (GMarkupParseContext  *context,
           }
       return;
     }
-  g_string_append_len (((XmlNode *) g_ptr_array_index (reader->stack, reader->stack->len - 1))->text,
-                       text, text_len);
+  current = g_ptr_array_index (reader->stack, reader->stack->len - 1);
+  g_string_append_len (current->text, text, text_len);
 }
 
 static const GMarkupParser xml_parser = {
@@ -601,8 +605,8 @@ assay_s3_error_new_from_answer (guint               status,
                           resource, what);
     case ASSAY_S3_ERROR_CLOCK_SKEW:
       return g_error_new (ASSAY_S3_ERROR, error,
-                          "S3 refused the request time for %s; is this computer's clock right? (%s)",
-                          resource, what);
+                          "S3 refused the request time for %s; is this computer's clock "
+                          "right? (%s)", resource, what);
     case ASSAY_S3_ERROR_WRONG_REGION:
       if (region != NULL)
         return g_error_new (ASSAY_S3_ERROR, error,
@@ -697,7 +701,8 @@ check_key (const char  *key,
     if (strcmp (segments[i], ".") == 0 || strcmp (segments[i], "..") == 0)
       {
         g_set_error (error, ASSAY_S3_ERROR, ASSAY_S3_ERROR_INVALID,
-                     "the key “%s” has a “.” or “..” segment, which Assay does not use", key);
+                     "the key “%s” has a “.” or “..” segment, which Assay does not use",
+                     key);
         return FALSE;
       }
   return TRUE;
@@ -1048,8 +1053,8 @@ etag_is_md5 (SoupMessageHeaders *headers,
              const char         *etag)
 {
   const char *sse = soup_message_headers_get_one (headers, "x-amz-server-side-encryption");
-  const char *sse_c = soup_message_headers_get_one (headers,
-                                                    "x-amz-server-side-encryption-customer-algorithm");
+  const char *sse_c =
+    soup_message_headers_get_one (headers, "x-amz-server-side-encryption-customer-algorithm");
 
   if (sse_c != NULL || (sse != NULL && g_str_has_prefix (sse, "aws:kms")))
     return FALSE;
@@ -1433,7 +1438,8 @@ get_cb (GObject      *object,
 
   headers = soup_message_get_response_headers (message);
   info = object_info_from_headers (op->key, headers);
-  if (soup_message_headers_get_one (headers, "Content-Length") != NULL && digest->count != info->size)
+  if (soup_message_headers_get_one (headers, "Content-Length") != NULL &&
+      digest->count != info->size)
     {
       g_task_return_new_error (task, ASSAY_S3_ERROR, ASSAY_S3_ERROR_BAD_DIGEST,
                                "S3 announced %" G_GUINT64_FORMAT " bytes for s3://%s/%s but sent %"

@@ -35,7 +35,8 @@ typedef enum
   ASSAY_S3_ERROR_INTERNAL,               /* InternalError, RequestTimeout, 5xx, after every retry */
   ASSAY_S3_ERROR_BAD_DIGEST,             /* BadDigest, InvalidDigest, XAmzContentSHA256Mismatch, or
                                             an ETag / body that is not the MD5 it should be */
-  ASSAY_S3_ERROR_INVALID,                /* InvalidArgument, InvalidRequest, MalformedXML, KeyTooLong… */
+  ASSAY_S3_ERROR_INVALID,                /* InvalidArgument, InvalidRequest, MalformedXML,
+                                            KeyTooLongError, a bad key or name (client side) */
   ASSAY_S3_ERROR_WRONG_REGION,           /* PermanentRedirect, AuthorizationHeaderMalformed,
                                             IllegalLocationConstraint: names the bucket's region */
   ASSAY_S3_ERROR_BUCKET_EXISTS,          /* BucketAlreadyExists: someone else's */

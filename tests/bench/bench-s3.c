@@ -5,8 +5,9 @@
  *
  * For 1 and 4 requests in flight: PUTs 32 chunks of 8 MiB (random bytes) with Assay (signed
  * payload, then UNSIGNED-PAYLOAD) and with `curl --parallel --parallel-max N -T`, then GETs
- * them back with both (curl to /dev/null, Assay into memory). curl sends no signature (s3rver accepts that); Assay
- * signs every request, hashes every body (SHA-256 and MD5) and checks each GET's MD5.
+ * them back with both (curl to /dev/null, Assay into memory). curl sends no signature
+ * (s3rver accepts that); Assay signs every request, hashes every body (SHA-256 and MD5) and
+ * checks each GET's MD5.
  * Prints a Markdown table (docs/benchmarks.md, "S3 client").
  *
  *   bench-s3 [--chunks N] [--chunk-mib M] [--inflight 1,4] [--repeat R]
@@ -159,8 +160,10 @@ run_curl (const char  *base,
     }
   g_ptr_array_add (argv, NULL);
   if (command != NULL && command->len == 0)
-    g_string_printf (command, "curl --silent --no-progress-meter --fail --parallel --parallel-max %u %s... (%u URLs)",
-                     in_flight, get ? "-o /dev/null URL " : "-o /dev/null -T FILE URL ", n_chunks);
+    g_string_printf (command,
+                     "curl --silent --no-progress-meter --fail --parallel --parallel-max %u "
+                     "%s... (%u URLs)", in_flight,
+                     get ? "-o /dev/null URL " : "-o /dev/null -T FILE URL ", n_chunks);
 
   start = g_get_monotonic_time ();
   curl = g_subprocess_newv ((const char * const *) argv->pdata, G_SUBPROCESS_FLAGS_NONE, &error);

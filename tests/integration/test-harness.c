@@ -172,7 +172,8 @@ test_proxy_s3 (void)
 
   g_assert_cmpuint (assay_test_server_count_refused (proxy), ==, 0);
   g_assert_cmpuint (assay_test_server_count_requests (proxy, "PUT", NULL), ==, 1);
-  g_assert_cmpuint (assay_test_server_count_requests (proxy, NULL, "/" ASSAY_TEST_BUCKET "/dir/"), ==, 2);
+  g_assert_cmpuint (assay_test_server_count_requests (proxy, NULL, "/" ASSAY_TEST_BUCKET "/dir/"),
+                    ==, 2);
   g_assert_cmpuint (assay_test_server_count_requests (proxy, "GET", "/other"), ==, 0);
 
   /* Refused: no signature, a wrong secret, a body that is not the one signed. */

@@ -294,7 +294,8 @@ start_node_server (const char         *kind,
 
       launcher = launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
       g_subprocess_launcher_setenv (launcher, "NODE_PATH", node_modules, TRUE);
-      g_subprocess_launcher_setenv (launcher, "ASSAY_TEST_ACCESS_KEY_ID", ASSAY_TEST_ACCESS_KEY_ID, TRUE);
+      g_subprocess_launcher_setenv (launcher, "ASSAY_TEST_ACCESS_KEY_ID", ASSAY_TEST_ACCESS_KEY_ID,
+                                    TRUE);
       g_subprocess_launcher_setenv (launcher, "ASSAY_TEST_SECRET_ACCESS_KEY",
                                     ASSAY_TEST_SECRET_ACCESS_KEY, TRUE);
       g_clear_object (&self->process);

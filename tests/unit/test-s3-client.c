@@ -73,8 +73,8 @@ test_addressing (void)
   g_autoptr(GError) error = NULL;
   g_autofree char *s = NULL;
 
-  path = assay_s3_client_new (transport, "assay-test", "http://127.0.0.1:9000", ASSAY_S3_ADDRESSING_AUTO,
-                              &error);
+  path = assay_s3_client_new (transport, "assay-test", "http://127.0.0.1:9000",
+                              ASSAY_S3_ADDRESSING_AUTO, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (assay_s3_client_get_bucket (path), ==, "assay-test");
   g_assert_cmpstr (assay_s3_client_get_endpoint (path), ==, "http://127.0.0.1:9000/assay-test");
@@ -178,8 +178,8 @@ static const char list_page[] =
   "<Contents><Key>file-x/000000</Key><LastModified>2025-09-25T11:21:51.690Z</LastModified>"
   "<ETag>&quot;9E107D9D372BB6826BD81D3542A419D6&quot;</ETag><Size>8388608</Size>"
   "<Owner><ID>x</ID></Owner><StorageClass>STANDARD</StorageClass></Contents>"
-  "<Contents><Key>file-x/a&amp;b &lt;c&gt;</Key><Size>0</Size><ChecksumAlgorithm>CRC32</ChecksumAlgorithm>"
-  "</Contents>"
+  "<Contents><Key>file-x/a&amp;b &lt;c&gt;</Key><Size>0</Size>"
+  "<ChecksumAlgorithm>CRC32</ChecksumAlgorithm></Contents>"
   "<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>"
   "</ListBucketResult>";
 
@@ -244,8 +244,8 @@ test_parse_list_malformed (void)
     "</Contents></ListBucketResult>",
     "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>k</Key><Size>1e3</Size>"
     "</Contents></ListBucketResult>",
-    "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>k</Key><Size>99999999999999999999999</Size>"
-    "</Contents></ListBucketResult>",
+    "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>k</Key>"
+    "<Size>99999999999999999999999</Size></Contents></ListBucketResult>",
     "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>k</Key><Size>1</Size>"
     "<LastModified>yesterday</LastModified></Contents></ListBucketResult>",
     "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key></Key><Size>1</Size>"
@@ -337,7 +337,8 @@ test_error_mapping (void)
     { 404, NULL, "k", ASSAY_S3_ERROR_NO_SUCH_KEY, ASSAY_STORE_ERROR_NOT_FOUND },
     { 404, NULL, NULL, ASSAY_S3_ERROR_NO_SUCH_BUCKET, ASSAY_STORE_ERROR_NOT_FOUND },
     { 403, "AccessDenied", "k", ASSAY_S3_ERROR_ACCESS_DENIED, ASSAY_STORE_ERROR_ACCESS_DENIED },
-    { 403, "InvalidAccessKeyId", "k", ASSAY_S3_ERROR_ACCESS_DENIED, ASSAY_STORE_ERROR_ACCESS_DENIED },
+    { 403, "InvalidAccessKeyId", "k", ASSAY_S3_ERROR_ACCESS_DENIED,
+      ASSAY_STORE_ERROR_ACCESS_DENIED },
     { 403, "SignatureDoesNotMatch", "k", ASSAY_S3_ERROR_ACCESS_DENIED,
       ASSAY_STORE_ERROR_ACCESS_DENIED },
     { 400, "ExpiredToken", "k", ASSAY_S3_ERROR_ACCESS_DENIED, ASSAY_STORE_ERROR_ACCESS_DENIED },
@@ -345,7 +346,8 @@ test_error_mapping (void)
     { 503, "SlowDown", "k", ASSAY_S3_ERROR_THROTTLED, ASSAY_STORE_ERROR_THROTTLED },
     { 400, "Throttling", "k", ASSAY_S3_ERROR_THROTTLED, ASSAY_STORE_ERROR_THROTTLED },
     { 429, NULL, "k", ASSAY_S3_ERROR_THROTTLED, ASSAY_STORE_ERROR_THROTTLED },
-    { 403, "RequestTimeTooSkewed", "k", ASSAY_S3_ERROR_CLOCK_SKEW, ASSAY_STORE_ERROR_ACCESS_DENIED },
+    { 403, "RequestTimeTooSkewed", "k", ASSAY_S3_ERROR_CLOCK_SKEW,
+      ASSAY_STORE_ERROR_ACCESS_DENIED },
     { 500, "InternalError", "k", ASSAY_S3_ERROR_INTERNAL, ASSAY_STORE_ERROR_UNAVAILABLE },
     { 502, NULL, "k", ASSAY_S3_ERROR_INTERNAL, ASSAY_STORE_ERROR_UNAVAILABLE },
     { 400, "BadDigest", "k", ASSAY_S3_ERROR_BAD_DIGEST, ASSAY_STORE_ERROR_CORRUPT },
