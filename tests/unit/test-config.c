@@ -175,8 +175,10 @@ test_flags (Fixture       *f,
   g_autoptr(AssayConfig) config = NULL;
   const char *args[] = { "test", "--bucket", "flag-bucket", "--s3-endpoint",
                          "http://127.0.0.1:1234", "--config", f->file, NULL };
-  g_auto(GStrv) argv = g_strdupv ((char **) args);
-  int argc = g_strv_length (argv);
+  /* parsing removes the options from the array: free the strings through a copy */
+  g_auto(GStrv) owned = g_strdupv ((char **) args);
+  g_autofree char **argv = g_memdup2 (owned, sizeof (char *) * G_N_ELEMENTS (args));
+  int argc = g_strv_length (owned);
   char **pargv = argv;
 
   write_file (f, "[store]\nregion=eu-north-1\n");
