@@ -621,6 +621,7 @@ static void
 maybe_finish (AssaySubmitter *self)
 {
   gboolean encoder_finished;
+  guint in_pipeline;
   g_autoptr(AssayUpdate) update = NULL;
   g_autoptr(AssayCondition) condition = NULL;
   g_autofree char *now = NULL;
@@ -628,9 +629,24 @@ maybe_finish (AssaySubmitter *self)
   if (self->task == NULL || self->stage == ASSAY_SUBMIT_STAGE_FINISHING)
     return;
   g_mutex_lock (&self->lock);
+  if (self->error != NULL)
+    {
+      /* after a failure, chunks made but never started are dropped */
+      Chunk *chunk;
+
+      while ((chunk = g_queue_pop_head (&self->ready)) != NULL)
+        {
+          self->in_pipeline--;
+          chunk_free (chunk);
+        }
+      g_cond_broadcast (&self->slot_freed);
+    }
   encoder_finished = self->encoder_finished;
+  in_pipeline = self->in_pipeline;
   g_mutex_unlock (&self->lock);
-  if (!encoder_finished || self->in_flight > 0 || self->updating)
+  /* done only when every chunk made is stored (or dropped): chunks held back by the
+   * bandwidth limit wait in the pipeline with nothing in flight */
+  if (!encoder_finished || in_pipeline > 0 || self->in_flight > 0 || self->updating)
     return;
 
   g_clear_pointer (&self->encoder_thread, g_thread_join);
@@ -909,20 +925,6 @@ pump (AssaySubmitter *self)
         start_put (upload);
     }
 
-  /* after a failure, chunks made but never started are dropped */
-  if (self->error != NULL)
-    {
-      Chunk *chunk;
-
-      g_mutex_lock (&self->lock);
-      while ((chunk = g_queue_pop_head (&self->ready)) != NULL)
-        {
-          self->in_pipeline--;
-          chunk_free (chunk);
-        }
-      g_cond_broadcast (&self->slot_freed);
-      g_mutex_unlock (&self->lock);
-    }
   maybe_finish (self);
 }
 

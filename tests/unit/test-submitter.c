@@ -224,7 +224,8 @@ static void
 check_round_trip (Fixture  *f,
                   gsize     size,
                   gsize     chunk_size,
-                  gboolean  compressible)
+                  gboolean  compressible,
+                  guint64   bandwidth)
 {
   g_autofree char *path = make_file (f, "input.bin", size, compressible);
   g_autoptr(GFile) file = g_file_new_for_path (path);
@@ -251,6 +252,7 @@ check_round_trip (Fixture  *f,
   settings.chunk_size = chunk_size;
   settings.preset = 0;
   settings.concurrency = 3;
+  settings.bandwidth = bandwidth;
   submitter = assay_submitter_new (f->store, f->key, f->journal, file, &settings);
   g_signal_connect (submitter, "notify::stage", G_CALLBACK (stage_cb), stages);
 
@@ -299,10 +301,12 @@ static void
 test_round_trips (Fixture       *f,
                   gconstpointer  data)
 {
-  check_round_trip (f, 0, 64 * 1024, TRUE);
-  check_round_trip (f, 1, 64 * 1024, FALSE);
-  check_round_trip (f, 3 * 1024 * 1024, 64 * 1024, FALSE);
-  check_round_trip (f, 6 * 1024 * 1024, 256 * 1024, TRUE);
+  check_round_trip (f, 0, 64 * 1024, TRUE, 0);
+  check_round_trip (f, 1, 64 * 1024, FALSE, 0);
+  check_round_trip (f, 3 * 1024 * 1024, 64 * 1024, FALSE, 0);
+  check_round_trip (f, 6 * 1024 * 1024, 256 * 1024, TRUE, 0);
+  /* paced uploads: chunks wait in the pipeline with nothing in flight */
+  check_round_trip (f, 1024 * 1024, 64 * 1024, FALSE, 4 * 1024 * 1024);
 }
 
 static void
