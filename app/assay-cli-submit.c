@@ -148,6 +148,50 @@ run_done_cb (GObject      *source,
   *out = g_object_ref (result);
 }
 
+/* How often --wait submits a file again after a retryable failure. */
+#define MAX_RETRIES 2
+
+/* Submits one file, showing its progress. Returns: (transfer full) (nullable): the job. */
+static char *
+submit_one (Run                       *run,
+            AssayStore                *store,
+            AssayKey                  *key,
+            AssayJournal              *journal,
+            const AssaySubmitSettings *settings,
+            const char                *arg)
+{
+  g_autoptr(GFile) file = g_file_new_for_commandline_arg (arg);
+  g_autoptr(AssaySubmitter) submitter = assay_submitter_new (store, key, journal, file, settings);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  char *job;
+
+  g_signal_connect (submitter, "notify::bytes-read", G_CALLBACK (progress_cb), run);
+  run->current = submitter;
+  run->last_line_us = g_get_monotonic_time ();
+  assay_submitter_run_async (submitter, NULL, run_done_cb, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  run->current = NULL;
+  if (run->tty)
+    fprintf (stderr, "\r\033[K");
+
+  job = assay_submitter_run_finish (submitter, result, &error);
+  if (run->json)
+    print_json_event (job ? "submitted" : "failed", submitter, error ? error->message : NULL);
+  else if (job != NULL)
+    {
+      g_autofree char *size = g_format_size (assay_submitter_get_size (submitter));
+
+      g_printerr ("%s: %s in %u chunks%s\n", arg, size, assay_submitter_get_chunks (submitter),
+                  assay_submitter_get_resumed (submitter) ? " (continued)" : "");
+      g_print ("%s\n", job);
+    }
+  else
+    g_printerr ("assay-cli: %s\n", error->message);
+  return job;
+}
+
 static gboolean
 parse_size (const char *text,
             guint64    *out)
@@ -220,6 +264,7 @@ cli_submit_main (int    argc,
   g_autoptr(AssayJournal) journal = NULL;
   g_autofree char *key_path = NULL;
   g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
   AssaySubmitSettings settings;
   GError *error = NULL;
   Run run = { 0 };
@@ -272,56 +317,49 @@ cli_submit_main (int    argc,
 
   for (int i = 1; i < argc && !run.interrupted; i++)
     {
-      g_autoptr(GFile) file = g_file_new_for_commandline_arg (argv[i]);
-      g_autoptr(AssaySubmitter) submitter = assay_submitter_new (store, key, journal, file,
-                                                                 &settings);
-      g_autoptr(GAsyncResult) result = NULL;
-      g_autofree char *job = NULL;
-      g_autoptr(GError) local_error = NULL;
+      g_autofree char *job = submit_one (&run, store, key, journal, &settings, argv[i]);
 
-      g_signal_connect (submitter, "notify::bytes-read", G_CALLBACK (progress_cb), &run);
-      run.current = submitter;
-      run.last_line_us = g_get_monotonic_time ();
-      assay_submitter_run_async (submitter, NULL, run_done_cb, &result);
-      while (result == NULL)
-        g_main_context_iteration (NULL, TRUE);
-      run.current = NULL;
-      if (run.tty)
-        fprintf (stderr, "\r\033[K");
-
-      job = assay_submitter_run_finish (submitter, result, &local_error);
-      if (json)
-        print_json_event (job ? "submitted" : "failed", submitter,
-                          local_error ? local_error->message : NULL);
-      else if (job != NULL)
-        {
-          g_autofree char *size = g_format_size (assay_submitter_get_size (submitter));
-
-          g_printerr ("%s: %s in %u chunks%s\n", argv[i], size,
-                      assay_submitter_get_chunks (submitter),
-                      assay_submitter_get_resumed (submitter) ? " (continued)" : "");
-          g_print ("%s\n", job);
-        }
-      else
-        g_printerr ("assay-cli: %s\n", local_error->message);
       if (job == NULL)
         rc = run.interrupted ? 130 : CLI_EXIT_FAILURE;
       else
-        g_ptr_array_add (jobs, g_steal_pointer (&job));
+        {
+          g_ptr_array_add (files, g_strdup (argv[i]));
+          g_ptr_array_add (jobs, g_steal_pointer (&job));
+        }
     }
 
-  /* --wait: each result, in the order of the files */
+  /* --wait: each result, in the order of the files; a job that failed for a reason that a
+   * new attempt can cure is submitted again, a few times at most */
   for (guint i = 0; wait && !run.interrupted && i < jobs->len; i++)
     {
-      g_autoptr(AssayJob) job = NULL;
       g_autoptr(GError) local_error = NULL;
+      g_autoptr(AssayJob) job = NULL;
+      guint retries = 0;
 
-      if (!json)
-        g_printerr ("waiting for %s…\n", (char *) g_ptr_array_index (jobs, i));
-      job = cli_get_job (store, g_ptr_array_index (jobs, i), TRUE, &local_error);
+      for (;;)
+        {
+          g_autofree char *again = NULL;
+
+          if (!json)
+            g_printerr ("waiting for %s…\n", (char *) g_ptr_array_index (jobs, i));
+          g_clear_object (&job);
+          job = cli_get_job (store, g_ptr_array_index (jobs, i), TRUE, &local_error);
+          if (job == NULL || !assay_job_is_retryable (job) || retries >= MAX_RETRIES)
+            break;
+          retries++;
+          g_printerr ("%s: job %s failed with %s; submitting it again (%u of %u)\n",
+                      (char *) g_ptr_array_index (files, i), assay_job_get_id (job),
+                      assay_job_get_error_code (job), retries, MAX_RETRIES);
+          again = submit_one (&run, store, key, journal, &settings,
+                              g_ptr_array_index (files, i));
+          if (again == NULL)
+            break;
+          g_free (g_ptr_array_index (jobs, i));
+          g_ptr_array_index (jobs, i) = g_steal_pointer (&again);
+        }
       if (job == NULL || !cli_print_result (store, key, job, NULL, &local_error))
         {
-          g_printerr ("assay-cli: %s\n", local_error->message);
+          g_printerr ("assay-cli: %s\n", local_error ? local_error->message : "interrupted");
           rc = CLI_EXIT_FAILURE;
         }
     }

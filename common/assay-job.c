@@ -77,6 +77,26 @@ assay_job_status_is_final (AssayJobStatus status)
   return status == ASSAY_JOB_STATUS_PROCESSED || status == ASSAY_JOB_STATUS_ERROR;
 }
 
+/**
+ * assay_job_is_retryable:
+ * Returns: whether @job ended in an ERROR that a new job for the same file may not meet
+ * again: its chunks were gone, its upload stalled, or it was claimed too often.
+ */
+gboolean
+assay_job_is_retryable (AssayJob *job)
+{
+  static const char * const codes[] = { "CHUNKS_GONE", "UPLOAD_STALLED", "TOO_MANY_ATTEMPTS" };
+
+  g_return_val_if_fail (ASSAY_IS_JOB (job), FALSE);
+
+  if (job->status != ASSAY_JOB_STATUS_ERROR)
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (codes); i++)
+    if (g_strcmp0 (job->error_code, codes[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 static gboolean
 is_job_id (const char *s)
 {

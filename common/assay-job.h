@@ -77,5 +77,6 @@ guint           assay_job_get_attempts        (AssayJob       *self);
 const char     *assay_job_get_error_code      (AssayJob       *self);
 const char     *assay_job_get_error_message   (AssayJob       *self);
 const char     *assay_job_get_result          (AssayJob       *self);
+gboolean        assay_job_is_retryable        (AssayJob       *self);
 
 G_END_DECLS

@@ -310,6 +310,31 @@ test_job_status (void)
   g_assert_true (assay_job_status_is_final (ASSAY_JOB_STATUS_ERROR));
 }
 
+static void
+test_job_retryable (void)
+{
+  const struct
+  {
+    const char *code;
+    gboolean retryable;
+  } cases[] = {
+    { "CHUNKS_GONE", TRUE },        { "UPLOAD_STALLED", TRUE }, { "TOO_MANY_ATTEMPTS", TRUE },
+    { "ENGINE_FAILED", FALSE },     { "INFECTED", FALSE },      { "BAD_SIGNATURE", FALSE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GString) text = g_string_new (full_item);
+      g_autoptr(AssayJob) job = NULL;
+      g_autoptr(GError) error = NULL;
+
+      g_string_replace (text, "ENGINE_FAILED", cases[i].code, 1);
+      job = assay_job_new_from_data (text->str, -1, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (assay_job_is_retryable (job), ==, cases[i].retryable);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -323,6 +348,7 @@ main (int   argc,
   g_test_add_func ("/common/job/item-rejected", test_job_item_rejected);
   g_test_add_func ("/common/job/plain-form", test_job_plain_form);
   g_test_add_func ("/common/job/status", test_job_status);
+  g_test_add_func ("/common/job/retryable", test_job_retryable);
 
   return g_test_run ();
 }
