@@ -940,6 +940,8 @@ test_engine_unreachable (WorkerFixture *f,
   g_assert_nonnull (strstr (assay_job_get_error_message (job), "cannot reach the engine"));
   g_assert_cmpuint (assay_job_get_attempts (job), ==, 1);
   g_assert_cmpuint (count_events (w, "stage-retry", id), ==, 2);
+  /* the event follows the store's write: the job can be final a moment before it */
+  wait_event (w, "failed", id, 10000);
   g_assert_cmpuint (count_events (w, "failed", id), ==, 1);
   stop_worker (w, 0);
 }
