@@ -94,7 +94,20 @@ run_cliv (Fixture  *f,
   g_assert_no_error (error);
   g_subprocess_communicate (process, input, NULL, &out_bytes, &err_bytes, &error);
   g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (process));
+  {
+    g_autofree char *command = g_strjoinv (" ", (char **) argv->pdata);
+    g_autofree char *text = g_strndup (g_bytes_get_size (err_bytes)
+                                         ? g_bytes_get_data (err_bytes, NULL) : "",
+                                       g_bytes_get_size (err_bytes));
+
+    /* the TAP log keeps what each command said, should a run ever fail */
+    g_test_message ("%s → %d: %s", command,
+                    g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process)
+                                                         : -g_subprocess_get_term_sig (process),
+                    text);
+    if (!g_subprocess_get_if_exited (process))
+      g_error ("%s was killed by signal %d", command, g_subprocess_get_term_sig (process));
+  }
   *out = g_strndup (g_bytes_get_size (out_bytes) ? g_bytes_get_data (out_bytes, NULL) : "",
                      g_bytes_get_size (out_bytes));
   *err = g_strndup (g_bytes_get_size (err_bytes) ? g_bytes_get_data (err_bytes, NULL) : "",
