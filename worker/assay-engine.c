@@ -5,6 +5,7 @@
 
 #include "assay-engine.h"
 #include "assay-failure.h"
+#include "assay-strict-json.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -385,9 +386,9 @@ static void
 complete (GTask *task)
 {
   Run *run = g_task_get_task_data (task);
-  g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) error = NULL;
-  JsonNode *root;
+  const char *text;
+  gsize len;
 
   run->finished = TRUE;
   g_clear_handle_id (&run->timeout_source, g_source_remove);
@@ -408,17 +409,18 @@ complete (GTask *task)
       return;
     }
 
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, (const char *) run->output->data, run->output->len,
-                                   &error) ||
-      (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  /* the envelope carries these very bytes (assay-stage.h): strict JSON, or nothing */
+  text = (const char *) run->output->data;
+  len = run->output->len;
+  assay_strict_json_trim (&text, &len);
+  if (!assay_strict_json_check_object (text, len, &error))
     {
       g_task_return_new_error (task, ASSAY_FAILURE, ASSAY_FAILURE_ENGINE_FAILED,
-                               "the engine failed: its output (%u bytes) is not a JSON object%s%s",
-                               run->output->len, error ? ": " : "", error ? error->message : "");
+                               "the engine failed: its output (%u bytes) is not a JSON object: %s",
+                               run->output->len, error->message);
       return;
     }
-  g_task_return_pointer (task, json_node_copy (root), (GDestroyNotify) json_node_unref);
+  g_task_return_pointer (task, g_bytes_new (text, len), (GDestroyNotify) g_bytes_unref);
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -831,7 +833,7 @@ assay_engine_run_async (AssayStage          *stage,
     http_start (task, path);
 }
 
-static JsonNode *
+static GBytes *
 assay_engine_run_finish (AssayStage    *stage,
                          GAsyncResult  *result,
                          GError       **error)

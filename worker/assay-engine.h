@@ -20,6 +20,9 @@ G_BEGIN_DECLS
  * http: POSTs the file's bytes as application/octet-stream to the URL and reads one
  *   JSON object back (2xx only, redirects not followed). Outbound only.
  *
+ * The output, trimmed of white space at both ends, must be one JSON object in strict
+ * JSON (assay-strict-json.h): the result's envelope carries those bytes unchanged.
+ *
  * A crash, a signal, the timeout, a non-zero exit or HTTP status, output that is not a
  * JSON object or is over the size limit all fail with ASSAY_FAILURE_ENGINE_FAILED and
  * the reason; the output is then discarded, never logged. A program that cannot be

@@ -27,7 +27,7 @@ assay_stage_get_name (AssayStage *self)
  * assay_stage_run_async:
  * @path: the downloaded file, to be read only
  * @job: the verified job
- * Analyses @path; the finish function returns the JSON node for the envelope.
+ * Analyses @path; the finish function returns the JSON text for the envelope.
  */
 void
 assay_stage_run_async (AssayStage          *self,
@@ -44,8 +44,9 @@ assay_stage_run_async (AssayStage          *self,
   ASSAY_STAGE_GET_IFACE (self)->run_async (self, path, job, cancellable, callback, user_data);
 }
 
-/* Returns: (transfer full): the stage's output, or %NULL with @error set */
-JsonNode *
+/* Returns: (transfer full): the stage's output, one JSON object as text without
+ * surrounding white space, or %NULL with @error set */
+GBytes *
 assay_stage_run_finish (AssayStage    *self,
                         GAsyncResult  *result,
                         GError       **error)

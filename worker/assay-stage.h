@@ -2,7 +2,6 @@
 #pragma once
 
 #include <gio/gio.h>
-#include <json-glib/json-glib.h>
 
 #include "assay-job.h"
 
@@ -10,10 +9,13 @@ G_BEGIN_DECLS
 
 /*
  * AssayStage: one step of the analysis of a downloaded file. The stages run in the
- * order of the chain, scan → validation → engine; each stage's JSON output is recorded
- * in the result's envelope under the stage's name, and a slot without a stage is
- * recorded as `{}` (PROTOCOL.md, "Result": `{"job", "processed", "scan", "validation",
- * "engine"}`).
+ * order of the chain, scan → validation → engine; each stage's output is recorded in the
+ * result's envelope under the stage's name, and a slot without a stage is recorded as
+ * `{}` (PROTOCOL.md, "Result": `{"job", "processed", "scan", "validation", "engine"}`).
+ *
+ * A stage's output is JSON text, one object (assay-strict-json.h), and goes into the
+ * envelope byte for byte as the stage gives it: the worker never parses and prints it
+ * again (json-glib would print 4.469 as 4.4690000000000003).
  *
  * A stage fails with an ASSAY_FAILURE error (assay-failure.h): INFECTED, INVALID,
  * ENGINE_FAILED, …; the job then ends in ERROR with that code. A stage must stop soon
@@ -35,7 +37,7 @@ struct _AssayStageInterface
                             GCancellable         *cancellable,
                             GAsyncReadyCallback   callback,
                             gpointer              user_data);
-  JsonNode   *(*run_finish) (AssayStage          *self,
+  GBytes     *(*run_finish) (AssayStage          *self,
                              GAsyncResult        *result,
                              GError             **error);
 };
@@ -50,7 +52,7 @@ void        assay_stage_run_async  (AssayStage           *self,
                                     GCancellable         *cancellable,
                                     GAsyncReadyCallback   callback,
                                     gpointer              user_data);
-JsonNode   *assay_stage_run_finish (AssayStage           *self,
+GBytes     *assay_stage_run_finish (AssayStage           *self,
                                     GAsyncResult         *result,
                                     GError              **error);
 

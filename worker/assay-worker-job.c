@@ -12,6 +12,7 @@
 #include "assay-key.h"
 #include "assay-result.h"
 #include "assay-stage.h"
+#include "assay-strict-json.h"
 #include "assay-time.h"
 #include "assay-util.h"
 
@@ -106,7 +107,7 @@ struct _AssayWorkerJob
 
   /* analysing */
   guint slot;                    /* index in assay_stage_slots */
-  JsonObject *outputs;           /* slot → the stage's output */
+  GHashTable *outputs;           /* slot → GBytes, the stage's output (JSON text) */
   gint64 stage_started_us;
   guint stage_tries;             /* runs of the current stage */
   guint stage_retry_ms;
@@ -176,7 +177,7 @@ assay_worker_job_finalize (GObject *object)
   g_clear_object (&self->output);
   g_clear_object (&self->decoder);
   g_clear_pointer (&self->ready, g_bytes_unref);
-  g_clear_pointer (&self->outputs, json_object_unref);
+  g_clear_pointer (&self->outputs, g_hash_table_unref);
   g_clear_object (&self->result);
   g_clear_pointer (&self->result_object, g_bytes_unref);
 
@@ -462,7 +463,7 @@ maybe_complete (AssayWorkerJob *self)
     return;
 
   delete_local_file (self);
-  g_clear_pointer (&self->outputs, json_object_unref);
+  g_clear_pointer (&self->outputs, g_hash_table_unref);
   g_clear_pointer (&self->ready, g_bytes_unref);
 
   switch (self->outcome)
@@ -1186,7 +1187,8 @@ analyse (AssayWorkerJob *self)
 {
   self->phase = PHASE_ANALYSING;
   self->slot = 0;
-  self->outputs = json_object_new ();
+  self->outputs = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                         (GDestroyNotify) g_bytes_unref);
   next_stage (self);
 }
 
@@ -1491,31 +1493,98 @@ encrypted_cb (GObject      *source,
   store_result_item (self);
 }
 
+/* @value as a JSON string. The envelope's own strings (a job id, a time) are of forms
+ * that need no escape; this escapes anyway rather than trust that. */
+static void
+append_json_string (GString    *out,
+                    const char *value)
+{
+  g_string_append_c (out, '"');
+  for (const char *p = value; *p != '\0'; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        g_string_append_c (out, '\\');
+      if ((guchar) *p < 0x20)
+        g_string_append_printf (out, "\\u%04x", (guchar) *p);
+      else
+        g_string_append_c (out, *p);
+    }
+  g_string_append_c (out, '"');
+}
+
+/* The plaintext result, `{"job", "processed", "scan", "validation", "engine"}`, with each
+ * stage's output spliced in as the stage gave it (checked strict JSON on the way), in a
+ * buffer sized once so that no copy of it is left behind unwiped. */
+static char *
+make_envelope (AssayWorkerJob  *self,
+               gsize           *out_len,
+               GError         **error)
+{
+  g_autofree char *now = assay_time_now ();
+  g_autoptr(GString) head = g_string_new ("{\"job\":");
+  GString *out;
+  gsize size;
+
+  append_json_string (head, self->id);
+  g_string_append (head, ",\"processed\":");
+  append_json_string (head, now);
+  size = head->len + 1;
+  for (guint i = 0; assay_stage_slots[i] != NULL; i++)
+    {
+      GBytes *output = g_hash_table_lookup (self->outputs, assay_stage_slots[i]);
+      gsize len;
+      const char *text = g_bytes_get_data (output, &len);
+      g_autoptr(GError) local_error = NULL;
+
+      if (!assay_strict_json_check_object (text, len, &local_error))
+        {
+          g_set_error (error, ASSAY_FAILURE, ASSAY_FAILURE_ENGINE_FAILED,
+                       "the %s stage's output is not a JSON object: %s", assay_stage_slots[i],
+                       local_error->message);
+          return NULL;
+        }
+      size += strlen (assay_stage_slots[i]) + 4 + len;
+    }
+
+  out = g_string_sized_new (size + 1);
+  g_string_append_len (out, head->str, head->len);
+  for (guint i = 0; assay_stage_slots[i] != NULL; i++)
+    {
+      GBytes *output = g_hash_table_lookup (self->outputs, assay_stage_slots[i]);
+
+      g_string_append_printf (out, ",\"%s\":", assay_stage_slots[i]);
+      g_string_append_len (out, g_bytes_get_data (output, NULL), g_bytes_get_size (output));
+    }
+  g_string_append_c (out, '}');
+  g_assert (out->len == size);
+  *out_len = out->len;
+  return g_string_free (out, FALSE);
+}
+
 /* Encrypts the envelope to the client's key in a thread, then stores it. */
 static void
 store_result (AssayWorkerJob *self)
 {
-  g_autoptr(JsonObject) envelope = json_object_new ();
-  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GTask) task = NULL;
-  g_autofree char *now = assay_time_now ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *plaintext = NULL;
+  gsize len = 0;
   Encrypt *encrypt;
 
   self->phase = PHASE_STORING;
-  json_object_set_string_member (envelope, "job", self->id);
-  json_object_set_string_member (envelope, "processed", now);
-  for (guint i = 0; assay_stage_slots[i] != NULL; i++)
-    json_object_set_member (envelope, assay_stage_slots[i],
-                            json_node_copy (json_object_get_member (self->outputs,
-                                                                    assay_stage_slots[i])));
-  g_clear_pointer (&self->outputs, json_object_unref);
-  root = json_node_init_object (json_node_alloc (), envelope);
+  plaintext = make_envelope (self, &len, &error);
+  g_clear_pointer (&self->outputs, g_hash_table_unref);
+  if (plaintext == NULL)
+    {
+      fail (self, error->code, "%s", error->message);
+      return;
+    }
 
   encrypt = g_new0 (Encrypt, 1);
   encrypt->job = g_strdup (self->id);
   encrypt->client = g_strdup (assay_job_get_client (self->job));
-  encrypt->plaintext = json_to_string (root, FALSE);
-  encrypt->len = strlen (encrypt->plaintext);
+  encrypt->plaintext = g_steal_pointer (&plaintext);
+  encrypt->len = len;
   task = g_task_new (self, NULL, encrypted_cb, NULL);
   g_task_set_source_tag (task, store_result);
   g_task_set_task_data (task, encrypt, (GDestroyNotify) encrypt_free);
@@ -1557,7 +1626,7 @@ stage_done_cb (GObject      *source,
 {
   g_autoptr(AssayWorkerJob) self = data;
   AssayStage *stage = ASSAY_STAGE (source);
-  g_autoptr(JsonNode) output = NULL;
+  g_autoptr(GBytes) output = NULL;
   g_autoptr(GError) error = NULL;
   JsonObject *fields;
 
@@ -1596,7 +1665,8 @@ stage_done_cb (GObject      *source,
       give_up (self, g_steal_pointer (&error));
       return;
     }
-  json_object_set_member (self->outputs, assay_stage_get_name (stage), g_steal_pointer (&output));
+  g_hash_table_replace (self->outputs, (gpointer) assay_stage_slots[self->slot],
+                        g_steal_pointer (&output));
   self->slot++;
   self->stage_tries = 0;
   next_stage (self);
@@ -1613,7 +1683,7 @@ next_stage (AssayWorkerJob *self)
 
       if (stage == NULL)
         {
-          json_object_set_object_member (self->outputs, slot, json_object_new ());
+          g_hash_table_replace (self->outputs, (gpointer) slot, g_bytes_new_static ("{}", 2));
           continue;
         }
       self->stage_started_us = g_get_monotonic_time ();

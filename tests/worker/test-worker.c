@@ -780,6 +780,68 @@ test_engine_too_much (WorkerFixture *f,
   expect_engine_failure (f, &options, "more than 1048576 bytes");
 }
 
+/* Not JSON for every reader, though json-glib's lenient parser takes each of these: a
+ * second value after the object, single quotes, a leading zero, a name given twice. */
+static void
+test_engine_not_strict_json (WorkerFixture *f,
+                             gconstpointer  data)
+{
+  static const struct
+  {
+    const char *body;
+    const char *reason;
+  } cases[] = {
+    { "printf '{\"a\":1}{}'\n", "something after the object at byte 7" },
+    { "printf \"{'a':1}\"\n", "expected a member name at byte 1" },
+    { "printf '{\"a\":01}'\n", "expected “,” or “}” at byte 6" },
+    { "printf '{\"a\":1,\"\\\\u0061\":2}'\n", "a member name that the object already has" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      WorkerOptions options = { .engine = cases[i].body };
+
+      expect_engine_failure (f, &options, cases[i].reason);
+    }
+}
+
+/* The engine's JSON reaches the client as the engine printed it: json-glib would print
+ * 0.1 as 0.10000000000000001 and 4.469 as 4.4690000000000003, turn 1.0 into 1, and drop
+ * the escapes and spaces; only the white space around the object goes. */
+static void
+test_engine_output_verbatim (WorkerFixture *f,
+                             gconstpointer  data)
+{
+  static const char answer[] =
+    "{\"ratio\":0.1, \"entropy\":4.469,\"list\":[1.0, -0.0, 2.50e-3, 12345678901234567890],"
+    "\"text\":\"caf\\u00e9 \\/ \\ud83d\\ude00\",\n \"nested\":{\"x\":null,\"y\":[true,false]}}";
+  g_autofree char *answer_path = g_build_filename (f->dir, "answer.json", NULL);
+  g_autofree char *padded = g_strconcat ("\n \t", answer, " \r\n\n", NULL);
+  WorkerOptions options = { .engine = "cat '@DIR@/answer.json'\n" };
+  g_autofree char *id = worker_fixture_craft (f, &(WorkerCraft) WORKER_CRAFT_INIT);
+  g_autoptr(AssayJob) job = NULL;
+  g_autoptr(GBytes) plaintext = NULL;
+  g_autoptr(JsonObject) envelope = NULL;
+  g_autofree char *expected = NULL;
+  g_autoptr(GError) error = NULL;
+  TestWorker *w;
+
+  g_file_set_contents (answer_path, padded, -1, &error);
+  g_assert_no_error (error);
+  w = start_worker (f, &options);
+  job = worker_fixture_wait_final (f, id, 20000);
+  g_assert_cmpstr (assay_job_status_to_string (assay_job_get_status (job)), ==, "PROCESSED");
+
+  plaintext = worker_fixture_open_result_text (f, job);
+  envelope = worker_fixture_open_result (f, job);
+  expected = g_strdup_printf ("{\"job\":\"%s\",\"processed\":\"%s\",\"scan\":{},\"validation\":{},"
+                              "\"engine\":%s}",
+                              id, json_object_get_string_member (envelope, "processed"), answer);
+  g_assert_cmpmem (g_bytes_get_data (plaintext, NULL), g_bytes_get_size (plaintext), expected,
+                   strlen (expected));
+  stop_worker (w, 0);
+}
+
 /* An engine answer too large for the item: the result goes to results/<id>. */
 static void
 test_large_result (WorkerFixture *f,
@@ -1125,6 +1187,8 @@ main (int   argc,
   ADD ("engine/not-json", test_engine_not_json);
   ADD ("engine/exit-status", test_engine_exit_status);
   ADD ("engine/too-much-output", test_engine_too_much);
+  ADD ("engine/not-strict-json", test_engine_not_strict_json);
+  ADD ("engine/output-verbatim", test_engine_output_verbatim);
   ADD ("engine/http", test_engine_http);
   ADD ("engine/unreachable", test_engine_unreachable);
   ADD ("large-result", test_large_result);

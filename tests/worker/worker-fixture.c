@@ -387,18 +387,18 @@ worker_fixture_wait_final (WorkerFixture *f,
   return wait.job;
 }
 
-/* Returns: (transfer full): the decrypted envelope of @job's result */
-JsonObject *
-worker_fixture_open_result (WorkerFixture *f,
-                            AssayJob      *job)
+/* Returns: (transfer full): the decrypted envelope of @job's result, as the worker wrote
+ * it */
+GBytes *
+worker_fixture_open_result_text (WorkerFixture *f,
+                                 AssayJob      *job)
 {
   g_autoptr(JsonObject) item = worker_fixture_get_item (f, ASSAY_TABLE_RESULTS,
                                                         assay_job_get_result (job));
   g_autoptr(AssayResult) result = NULL;
   g_autoptr(GBytes) object = NULL;
-  g_autoptr(GBytes) plaintext = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) error = NULL;
+  GBytes *plaintext;
 
   result = assay_result_new_from_object (item, ASSAY_ITEM_FORM_DYNAMODB, &error);
   g_assert_no_error (error);
@@ -420,6 +420,18 @@ worker_fixture_open_result (WorkerFixture *f,
     }
   plaintext = assay_result_decrypt (result, f->key, object, &error);
   g_assert_no_error (error);
+  return plaintext;
+}
+
+/* Returns: (transfer full): the decrypted envelope of @job's result */
+JsonObject *
+worker_fixture_open_result (WorkerFixture *f,
+                            AssayJob      *job)
+{
+  g_autoptr(GBytes) plaintext = worker_fixture_open_result_text (f, job);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+
   json_parser_load_from_data (parser, g_bytes_get_data (plaintext, NULL),
                               g_bytes_get_size (plaintext), &error);
   g_assert_no_error (error);

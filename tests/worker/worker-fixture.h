@@ -86,6 +86,8 @@ AssayJob   *worker_fixture_wait_final    (WorkerFixture     *f,
                                           guint              timeout_ms);
 JsonObject *worker_fixture_open_result   (WorkerFixture     *f,
                                           AssayJob          *job);
+GBytes     *worker_fixture_open_result_text (WorkerFixture  *f,
+                                             AssayJob       *job);
 guint       worker_fixture_count_objects (WorkerFixture     *f,
                                           const char        *prefix);
 guint       worker_fixture_count_results (WorkerFixture     *f);
