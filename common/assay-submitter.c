@@ -72,6 +72,7 @@ struct _AssaySubmitter
   guint64 bytes_uploaded;
   guint64 bytes_in_progress;
   GHashTable *stored_ahead;    /* indexes stored beyond the contiguous run */
+  GHashTable *stored_before;   /* resuming: indexes the store held when this run began */
   guint contiguous;            /* chunks stored contiguously from 0 */
   guint reported;              /* the `chunks` the job item holds */
   gboolean updating;
@@ -216,6 +217,7 @@ assay_submitter_finalize (GObject *object)
   g_cond_clear (&self->slot_freed);
   g_free (self->digest);
   g_hash_table_unref (self->stored_ahead);
+  g_hash_table_unref (self->stored_before);
 
   G_OBJECT_CLASS (assay_submitter_parent_class)->finalize (object);
 }
@@ -255,6 +257,7 @@ assay_submitter_init (AssaySubmitter *self)
   g_cond_init (&self->slot_freed);
   g_queue_init (&self->ready);
   self->stored_ahead = g_hash_table_new (NULL, NULL);
+  self->stored_before = g_hash_table_new (NULL, NULL);
   self->eta = -1;
 }
 
@@ -668,6 +671,18 @@ maybe_finish (AssaySubmitter *self)
 
   if (!file_unchanged (self))
     {
+      /* deleted or renamed: the bytes read through the open file were whole, but they are
+       * no longer the file of that name */
+      if (!g_file_query_exists (self->file, NULL))
+        {
+          self->error = g_error_new (ASSAY_SUBMIT_ERROR, ASSAY_SUBMIT_ERROR_FILE,
+                                     "%s was deleted or moved while it was submitted: job %s "
+                                     "is cancelled",
+                                     self->path, assay_job_get_id (self->job));
+          set_stage (self, ASSAY_SUBMIT_STAGE_FINISHING);
+          abandon_job (self, "CANCELLED", "the file was deleted or moved while it was uploaded");
+          return;
+        }
       self->error = g_error_new (ASSAY_SUBMIT_ERROR, ASSAY_SUBMIT_ERROR_CHANGED,
                                  "%s changed while it was submitted: submit it again once it "
                                  "is complete",
@@ -915,7 +930,8 @@ pump (AssaySubmitter *self)
       upload->self = g_object_ref (self);
       upload->chunk = chunk;
       self->in_flight++;
-      if (chunk->index < self->reported)
+      if (chunk->index < self->reported ||
+          g_hash_table_contains (self->stored_before, GUINT_TO_POINTER (chunk->index)))
         {
           g_autofree char *key = chunk_key (self, chunk->index);
 
@@ -964,18 +980,13 @@ created_cb (GObject      *source,
   if (!assay_store_put_item_finish (ASSAY_STORE (source), result, &error))
     {
       g_prefix_error (&error, "cannot create the job for %s: ", self->path);
+      assay_journal_remove (self->journal, self->path, NULL);
       end_early (self, error);
       return;
     }
   if (self->error != NULL)
     {
       end_early (self, NULL); /* paused or cancelled meanwhile */
-      return;
-    }
-  if (!assay_journal_save (self->journal, self->entry, &error))
-    {
-      self->error = error;
-      abandon_job (self, "CANCELLED", "the client could not write its journal");
       return;
     }
   start_pipeline (self);
@@ -1007,10 +1018,71 @@ create_job (AssaySubmitter *self)
   self->entry->preset = self->settings.preset;
   self->entry->chunk_size = self->settings.chunk_size;
 
+  /* the journal first: a run that cannot write its journal creates no job */
+  if (!assay_journal_save (self->journal, self->entry, &error))
+    {
+      end_early (self, error);
+      return;
+    }
   item = assay_job_to_item (self->job);
   condition = assay_condition_not_exists ("id");
   assay_store_put_item_async (self->store, ASSAY_TABLE_JOBS, json_node_get_object (item),
                               condition, self->cancellable, created_cb, g_object_ref (self));
+}
+
+/* Resuming: the chunks the store holds. The job's `chunks` counts only those stored
+ * contiguously from 0 and recorded; a crash leaves more stored beyond it (uploads that
+ * finished ahead of a slower one, or while the count was being advanced). Those are
+ * confirmed by their MD5 like the others, not sent again. */
+static void list_stored (AssaySubmitter *self,
+                         const char     *token);
+
+static void
+stored_listed_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      data)
+{
+  g_autoptr(AssaySubmitter) self = data;
+  g_autoptr(AssayObjectList) list = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *prefix = g_strconcat (assay_job_get_file (self->job), "/", NULL);
+
+  list = assay_store_list_objects_finish (ASSAY_STORE (source), result, &error);
+  if (self->error != NULL)
+    {
+      end_early (self, NULL); /* paused or cancelled meanwhile */
+      return;
+    }
+  if (list == NULL)
+    {
+      g_prefix_error (&error, "cannot list the chunks of job %s: ", assay_job_get_id (self->job));
+      end_early (self, g_steal_pointer (&error));
+      return;
+    }
+  for (guint i = 0; i < list->objects->len; i++)
+    {
+      AssayObjectInfo *info = g_ptr_array_index (list->objects, i);
+      guint64 index;
+
+      if (g_str_has_prefix (info->key, prefix) && strlen (info->key + strlen (prefix)) == 6 &&
+          g_ascii_string_to_unsigned (info->key + strlen (prefix), 10, 0, G_MAXUINT, &index,
+                                      NULL))
+        g_hash_table_add (self->stored_before, GUINT_TO_POINTER ((guint) index));
+    }
+  if (list->next_token != NULL)
+    list_stored (self, list->next_token);
+  else
+    start_pipeline (self);
+}
+
+static void
+list_stored (AssaySubmitter *self,
+             const char     *token)
+{
+  g_autofree char *prefix = g_strconcat (assay_job_get_file (self->job), "/", NULL);
+
+  assay_store_list_objects_async (self->store, prefix, token, 1000, self->cancellable,
+                                  stored_listed_cb, g_object_ref (self));
 }
 
 /* The journal names a job for this very file: continue it if the store still has it
@@ -1040,7 +1112,7 @@ resume_lookup_cb (GObject      *source,
       self->reported = assay_job_get_chunks (self->job);
       g_debug ("resuming job %s of %s from chunk %u", assay_job_get_id (self->job), self->path,
                self->reported);
-      start_pipeline (self);
+      list_stored (self, NULL);
       return;
     }
   if (error != NULL)

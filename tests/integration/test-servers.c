@@ -412,11 +412,20 @@ AssayTestServer *
 assay_test_server_start_proxy (AssayTestServer *backend,
                                const char      *service)
 {
+  return assay_test_server_start_proxy_on_port (backend, service, 0);
+}
+
+AssayTestServer *
+assay_test_server_start_proxy_on_port (AssayTestServer *backend,
+                                       const char      *service,
+                                       guint16          wanted_port)
+{
   g_autoptr(AssayTestServer) self = NULL;
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *script = NULL;
   g_autofree char *line = NULL;
+  g_autofree char *port_arg = g_strdup_printf ("%u", wanted_port);
   const char *python;
   guint64 port = 0;
 
@@ -437,6 +446,7 @@ assay_test_server_start_proxy (AssayTestServer *backend,
                                                "--region", ASSAY_TEST_REGION,
                                                "--access-key-id", ASSAY_TEST_ACCESS_KEY_ID,
                                                "--secret-access-key", ASSAY_TEST_SECRET_ACCESS_KEY,
+                                               "--port", port_arg,
                                                show_logs () ? "--verbose" : NULL,
                                                NULL);
   if (self->process == NULL)

@@ -26,6 +26,10 @@ AssayTestServer *assay_test_server_start_s3rver   (void);
 AssayTestServer *assay_test_server_start_dynalite (void);
 AssayTestServer *assay_test_server_start_proxy    (AssayTestServer *backend,
                                                    const char      *service);
+/* The same on @port (0: a free one), e.g. again on the port of a proxy just stopped. */
+AssayTestServer *assay_test_server_start_proxy_on_port (AssayTestServer *backend,
+                                                        const char      *service,
+                                                        guint16          port);
 const char      *assay_test_server_get_url        (AssayTestServer *self);
 guint16          assay_test_server_get_port       (AssayTestServer *self);
 /* Proxy only: requests forwarded, refused for a bad signature, and PUTs seen per path.

@@ -7,6 +7,11 @@
 //                                   shared/vectors/protocol-v1.jsonl
 //   node node-crypto.mjs check FILE checks every vector of FILE (made by Assay, or any
 //                                   other implementation); exits 1 on the first failure
+//   node node-crypto.mjs verify-job FILE|-
+//                                   checks one job (plain JSON, a DynamoDB item, or what
+//                                   `aws dynamodb get-item` prints): the forms of the seven
+//                                   signed fields, then the signature over their
+//                                   JSON.stringify with the client id's key; prints "valid"
 import {
   createCipheriv,
   createDecipheriv,
@@ -214,10 +219,59 @@ function check(path) {
   console.log(`node-crypto check: ${lines.length} vectors of ${path} pass`);
 }
 
+// A DynamoDB item ({"id": {"S": …}, "chunks": {"N": …}}) as plain JSON.
+function plainOfItem(item) {
+  const plain = {};
+  for (const [name, value] of Object.entries(item)) {
+    const types = Object.keys(value ?? {});
+    if (types.length !== 1) throw new Error(`attribute ${name} is not one typed value`);
+    plain[name] = types[0] === 'N' ? Number(value.N) : value[types[0]];
+  }
+  return plain;
+}
+
+function verifyJob(path) {
+  const die = (what) => {
+    console.error(`node-crypto verify-job: ${what}`);
+    process.exit(1);
+  };
+  let job;
+  try {
+    job = JSON.parse(readFileSync(path === '-' ? '/dev/stdin' : path, 'utf8'));
+  } catch (e) {
+    die(`not JSON: ${e.message}`);
+  }
+  if (job?.Item !== undefined) job = job.Item;
+  if (typeof job?.id === 'object') {
+    try {
+      job = plainOfItem(job);
+    } catch (e) {
+      die(e.message);
+    }
+  }
+  for (const [k, re] of Object.entries(FORMS)) {
+    if (typeof job[k] !== 'string' || !re.test(job[k]))
+      die(`job.${k} ${JSON.stringify(job[k])} is not of its form`);
+  }
+  const message = signedMessage(job);
+  const publicKey = publicKeyOfClient(job.client);
+  const signature = Buffer.from(job.signature, 'hex');
+  const ok = (msg, sig) =>
+    verify('sha256', Buffer.from(msg, 'utf8'), { key: publicKey, dsaEncoding: 'der' }, sig);
+  if (!ok(message, signature)) die(`the signature does not verify over ${message}`);
+  // not vacuous: a changed message or signature fails
+  if (ok(message.replace(job.bucket, job.bucket + 'x'), signature)) die('a changed job verifies');
+  const bad = Buffer.from(signature);
+  bad[bad.length - 1] ^= 0x01;
+  if (ok(message, bad)) die('a changed signature verifies');
+  console.log('valid');
+}
+
 const [command, arg] = process.argv.slice(2);
 if (command === 'make' && /^[1-9]\d*$/.test(arg ?? '')) make(Number(arg));
 else if (command === 'check' && arg) check(arg);
+else if (command === 'verify-job' && arg) verifyJob(arg);
 else {
-  console.error('usage: node node-crypto.mjs make N | check FILE');
+  console.error('usage: node node-crypto.mjs make N | check FILE | verify-job FILE|-');
   process.exit(2);
 }
