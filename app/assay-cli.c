@@ -9,6 +9,9 @@
 #include <gio/gunixinputstream.h>
 #include <locale.h>
 #include <stdio.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 static const CliCommand commands[] = {
   { "init", "create the bucket and tables, or the local store", cli_init_main },
@@ -186,6 +189,13 @@ main (int   argc,
 {
   setlocale (LC_ALL, "");
   g_set_prgname ("assay-cli");
+#ifdef __GLIBC__
+  /* Chunks are 8 MiB buffers made in the encoder thread and freed in the main one. Once
+   * the first is freed, glibc's sliding mmap threshold moves such buffers into its heaps,
+   * where freed ones stay resident: a fixed threshold keeps them mapped and unmapped
+   * (bench-submit: peak RSS 70 → 58 MiB at preset 1, 57–65 → 50 MiB at preset 0). */
+  mallopt (M_MMAP_THRESHOLD, 1024 * 1024);
+#endif
 
   if (argc >= 2 && g_str_equal (argv[1], "--version"))
     {

@@ -60,8 +60,12 @@ typedef struct
   guint64 bandwidth;  /* bytes per second of upload, 0 = no limit */
 } AssaySubmitSettings;
 
-#define ASSAY_SUBMIT_PRESET_DEFAULT      1
-#define ASSAY_SUBMIT_CONCURRENCY_DEFAULT 4
+/* Measured with tests/bench/bench-submit on 256 MiB against s3rver: with preset 1, liblzma's two encoder threads
+ * alone hold about 34 MiB, and a pipeline of 8 MiB chunks full behind a slow link took
+ * assay-cli to 62–73 MiB; preset 0 (13 MiB, about 1.5× as fast, 3 % larger) with 3 chunks
+ * in flight stays near 50 MiB. */
+#define ASSAY_SUBMIT_PRESET_DEFAULT      0
+#define ASSAY_SUBMIT_CONCURRENCY_DEFAULT 3
 
 void assay_submit_settings_init (AssaySubmitSettings *settings);
 
