@@ -3,11 +3,15 @@
 
 #include "assay-digest-stream.h"
 
+#include <nettle/sha2.h>
+
+/* Nettle's SHA-256, not GChecksum's: about three times as fast (SHA extensions), and the
+ * submitter hashes every byte of the file in the thread that feeds the xz encoder. */
 struct _AssayDigestStream
 {
   GFilterInputStream parent_instance;
 
-  GChecksum *checksum;
+  struct sha256_ctx sha256;
   guint64 count;
 };
 
@@ -26,7 +30,7 @@ assay_digest_stream_read (GInputStream  *stream,
 
   if (n > 0)
     {
-      g_checksum_update (self->checksum, buffer, n);
+      sha256_update (&self->sha256, n, buffer);
       self->count += n;
     }
   return n;
@@ -64,19 +68,8 @@ assay_digest_stream_skip (GInputStream  *stream,
 }
 
 static void
-assay_digest_stream_finalize (GObject *object)
-{
-  AssayDigestStream *self = ASSAY_DIGEST_STREAM (object);
-
-  g_checksum_free (self->checksum);
-
-  G_OBJECT_CLASS (assay_digest_stream_parent_class)->finalize (object);
-}
-
-static void
 assay_digest_stream_class_init (AssayDigestStreamClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = assay_digest_stream_finalize;
   G_INPUT_STREAM_CLASS (klass)->read_fn = assay_digest_stream_read;
   G_INPUT_STREAM_CLASS (klass)->skip = assay_digest_stream_skip;
 }
@@ -84,7 +77,7 @@ assay_digest_stream_class_init (AssayDigestStreamClass *klass)
 static void
 assay_digest_stream_init (AssayDigestStream *self)
 {
-  self->checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  sha256_init (&self->sha256);
 }
 
 GInputStream *
@@ -105,7 +98,12 @@ assay_digest_stream_get_count (AssayDigestStream *self)
 char *
 assay_digest_stream_dup_digest (AssayDigestStream *self)
 {
-  g_autoptr(GChecksum) copy = g_checksum_copy (self->checksum);
+  struct sha256_ctx copy = self->sha256;
+  guint8 digest[SHA256_DIGEST_SIZE];
+  char *hex = g_malloc (2 * SHA256_DIGEST_SIZE + 1);
 
-  return g_strdup (g_checksum_get_string (copy));
+  sha256_digest (&copy, sizeof digest, digest);
+  for (guint i = 0; i < SHA256_DIGEST_SIZE; i++)
+    g_snprintf (hex + 2 * i, 3, "%02x", digest[i]);
+  return hex;
 }

@@ -18,8 +18,9 @@ G_BEGIN_DECLS
  *
  * Memory is bounded by @concurrency chunks in the pipeline plus the encoder's own,
  * whatever the file's size. The journal lets the next run continue the same job after a
- * crash: the chunks already stored are re-made and confirmed by their MD5 before they
- * are skipped. The original file is only ever read.
+ * crash: the chunks already stored (those the job counts, and any the store lists beyond
+ * them) are re-made and confirmed by their MD5 before they are skipped, never sent again.
+ * The original file is only ever read.
  */
 
 #define ASSAY_SUBMIT_ERROR (assay_submit_error_quark ())
@@ -60,10 +61,10 @@ typedef struct
   guint64 bandwidth;  /* bytes per second of upload, 0 = no limit */
 } AssaySubmitSettings;
 
-/* Measured with tests/bench/bench-submit on 256 MiB against s3rver: with preset 1, liblzma's two encoder threads
- * alone hold about 34 MiB, and a pipeline of 8 MiB chunks full behind a slow link took
- * assay-cli to 62–73 MiB; preset 0 (13 MiB, about 1.5× as fast, 3 % larger) with 3 chunks
- * in flight stays near 50 MiB. */
+/* Measured in docs/benchmarks.md ("Submit", tests/bench/bench-submit): with preset 1,
+ * liblzma's two encoder threads alone hold about 34 MiB, and with 8 MiB chunks assay-cli
+ * peaked at 58 MiB (79 MiB with the pipeline full behind a slow link); preset 0 (13 MiB,
+ * about 1.5× as fast, 3 % larger) with 3 chunks in flight: 35 MiB (49 MiB full). */
 #define ASSAY_SUBMIT_PRESET_DEFAULT      0
 #define ASSAY_SUBMIT_CONCURRENCY_DEFAULT 3
 

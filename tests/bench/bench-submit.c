@@ -13,7 +13,7 @@
  *   bench-submit [--size MiB] [--big-size MiB] [--variants LIST] [--repeat N] [--dir DIR]
  *
  * --variants: extra submit settings to measure, separated by ';', each a space-separated
- * list of submit options, e.g. "-j 2;--preset 0". assay-cli is $ASSAY_CLI, else the one
+ * list of submit options, e.g. "-j 2;--preset 1". assay-cli is $ASSAY_CLI, else the one
  * of this build (../../app/assay-cli from this program).
  */
 #include "config.h"
@@ -189,7 +189,6 @@ typedef struct
   char *state;        /* XDG_STATE_HOME, emptied before each submit */
   char *s3_url;
   char *dynamodb_url;
-  guint repeat;
 } Bench;
 
 static void
@@ -404,14 +403,15 @@ main (int   argc,
   int size_mib = 256;
   int big_mib = 1024;
   int repeat = 1;
-  g_autofree char *variants_text = g_strdup ("-j 2;-j 3;--preset 0;--chunk-size 4M");
+  g_autofree char *variants_text = g_strdup ("--preset 1 -j 4;--preset 1 -j 2;-j 4;-j 2");
   g_autofree char *dir = NULL;
   const GOptionEntry entries[] = {
     { "size", 0, 0, G_OPTION_ARG_INT, &size_mib, "Size of the mixed file in MiB (256)", "MIB" },
     { "big-size", 0, 0, G_OPTION_ARG_INT, &big_mib,
       "Size of the file for the second RSS figure, MiB (1024; 0: none)", "MIB" },
     { "variants", 0, 0, G_OPTION_ARG_STRING, &variants_text,
-      "Other submit settings, ';'-separated (\"-j 2;-j 3;--preset 0;--chunk-size 4M\")", "LIST" },
+      "Other submit settings, ';'-separated (\"--preset 1 -j 4;--preset 1 -j 2;-j 4;-j 2\")",
+      "LIST" },
     { "repeat", 0, 0, G_OPTION_ARG_INT, &repeat, "Runs of each, the fastest shown (1)", "N" },
     { "dir", 0, 0, G_OPTION_ARG_FILENAME, &dir, "Where the files go (the temp dir)", "DIR" },
     { NULL },
@@ -448,7 +448,7 @@ main (int   argc,
       g_printerr ("bench-submit: --size and --repeat must be at least 1\n");
       return 2;
     }
-  b.repeat = repeat;
+
   b.cli = find_cli ();
   if (b.cli == NULL || xz_path == NULL || !g_file_test ("/usr/bin/aws", G_FILE_TEST_IS_EXECUTABLE))
     {
