@@ -2,7 +2,7 @@
 /*
  * bench-chunks: the xz chunk encoder and decoder next to the xz command.
  *
- * Makes a "mixed" file (see make_mixed_file), then for each preset and thread count:
+ * Makes a "mixed" file (see bench-mixed.h), then for each preset and thread count:
  * compresses it with AssayChunkEncoder (8 MiB chunks, written to a file) and with
  * `xz -T<t> -<p> -c`, and decompresses Assay's file with AssayChunkDecoder and with
  * `xz -T<t> -dc`, to /dev/null. Each run is its own process, timed by wall clock, its
@@ -17,6 +17,8 @@
  * (e.g. ASSAY_BENCH_SIZE_MIB=32 ./run bench for a quick run).
  */
 #include "config.h"
+
+#include "bench-mixed.h"
 
 #include "assay-chunk-decoder.h"
 #include "assay-chunk-encoder.h"
@@ -33,95 +35,6 @@
 #include <unistd.h>
 
 #define MiB (G_GUINT64_CONSTANT (1) << 20)
-
-/* ------------------------------------------------------------------------------------ */
-/* The mixed file                                                                       */
-
-static inline guint64
-next_random (guint64 *state)
-{
-  guint64 z = (*state += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15));
-
-  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-/* One log-like line, e.g. "2024-03-17 09:41:12.337 INFO worker-12 uploaded 4821 chunks
- * in 37 ms (job 00000a3f)". */
-static gsize
-make_line (guint64 *rng,
-           char    *line,
-           gsize    size)
-{
-  static const char *const levels[] = { "INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR" };
-  static const char *const verbs[] = { "processed", "uploaded", "scanned",   "rejected",
-                                       "queued",    "verified", "decrypted", "skipped" };
-  static const char *const things[] = { "chunks", "items",   "records", "files",
-                                        "jobs",   "results", "blocks",  "requests" };
-  guint64 r = next_random (rng);
-  guint64 s = next_random (rng);
-
-  return (gsize) g_snprintf (
-      line, size, "2024-%02u-%02u %02u:%02u:%02u.%03u %s worker-%u %s %u %s in %u ms (job %08x)\n",
-      (guint) (r % 12) + 1, (guint) (r >> 4) % 28 + 1, (guint) (r >> 9) % 24,
-      (guint) (r >> 14) % 60, (guint) (r >> 20) % 60, (guint) (r >> 26) % 1000,
-      levels[(r >> 36) % G_N_ELEMENTS (levels)], (guint) (r >> 40) % 32,
-      verbs[(r >> 45) % G_N_ELEMENTS (verbs)], (guint) (s % 10000),
-      things[(s >> 14) % G_N_ELEMENTS (things)], (guint) (s >> 20) % 5000,
-      (guint) (s >> 32) & 0xfff);
-}
-
-/* Fills 1 MiB regions, each drawn at random: a quarter random bytes (like media or
- * already-compressed data), half log-like text lines, a quarter zeros. */
-static gboolean
-make_mixed_file (const char  *path,
-                 guint64      size,
-                 GError     **error)
-{
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GFileOutputStream) out = NULL;
-  g_autofree guint8 *region = g_malloc (MiB);
-  guint64 rng = 20240501;
-
-  out = g_file_replace (file, NULL, FALSE, G_FILE_CREATE_NONE, NULL, error);
-  if (out == NULL)
-    return FALSE;
-
-  for (guint64 done = 0; done < size; done += MiB)
-    {
-      gsize len = (gsize) MIN (MiB, size - done);
-      guint kind = next_random (&rng) % 4;
-
-      if (kind == 0)
-        {
-          for (gsize i = 0; i < len; i += 8)
-            {
-              guint64 v = next_random (&rng);
-
-              memcpy (region + i, &v, MIN (8, len - i));
-            }
-        }
-      else if (kind == 3)
-        memset (region, 0, len);
-      else
-        {
-          char line[160];
-          gsize pos = 0;
-
-          while (pos < len)
-            {
-              gsize n = MIN (make_line (&rng, line, sizeof line), len - pos);
-
-              memcpy (region + pos, line, n);
-              pos += n;
-            }
-        }
-      if (!g_output_stream_write_all (G_OUTPUT_STREAM (out), region, len, NULL, NULL, error))
-        return FALSE;
-    }
-  return g_output_stream_close (G_OUTPUT_STREAM (out), NULL, error);
-}
 
 /* ------------------------------------------------------------------------------------ */
 /* The child processes that run Assay                                                   */
@@ -424,7 +337,7 @@ main (int   argc,
   input = g_build_filename (work, "mixed", NULL);
   assay_xz = g_build_filename (work, "assay.xz", NULL);
   xz_xz = g_build_filename (work, "xz.xz", NULL);
-  if (!make_mixed_file (input, size, &error))
+  if (!bench_make_mixed_file (input, size, &error))
     {
       g_printerr ("bench-chunks: %s\n", error->message);
       return 1;

@@ -18,6 +18,8 @@
  */
 #include "config.h"
 
+#include "bench-mixed.h"
+
 #include "assay-submitter.h"
 #include "test-servers.h"
 
@@ -33,91 +35,6 @@
 #include <unistd.h>
 
 #define MiB (G_GUINT64_CONSTANT (1) << 20)
-
-/* ------------------------------------------------------------------------------------ */
-/* The mixed file: bench-chunks.c's generator, the same seed, so the same bytes          */
-
-static inline guint64
-next_random (guint64 *state)
-{
-  guint64 z = (*state += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15));
-
-  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-static gsize
-make_line (guint64 *rng,
-           char    *line,
-           gsize    size)
-{
-  static const char *const levels[] = { "INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR" };
-  static const char *const verbs[] = { "processed", "uploaded", "scanned",   "rejected",
-                                       "queued",    "verified", "decrypted", "skipped" };
-  static const char *const things[] = { "chunks", "items",   "records", "files",
-                                        "jobs",   "results", "blocks",  "requests" };
-  guint64 r = next_random (rng);
-  guint64 s = next_random (rng);
-
-  return (gsize) g_snprintf (
-      line, size, "2024-%02u-%02u %02u:%02u:%02u.%03u %s worker-%u %s %u %s in %u ms (job %08x)\n",
-      (guint) (r % 12) + 1, (guint) (r >> 4) % 28 + 1, (guint) (r >> 9) % 24,
-      (guint) (r >> 14) % 60, (guint) (r >> 20) % 60, (guint) (r >> 26) % 1000,
-      levels[(r >> 36) % G_N_ELEMENTS (levels)], (guint) (r >> 40) % 32,
-      verbs[(r >> 45) % G_N_ELEMENTS (verbs)], (guint) (s % 10000),
-      things[(s >> 14) % G_N_ELEMENTS (things)], (guint) (s >> 20) % 5000,
-      (guint) (s >> 32) & 0xfff);
-}
-
-static gboolean
-make_mixed_file (const char  *path,
-                 guint64      size,
-                 GError     **error)
-{
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GFileOutputStream) out = NULL;
-  g_autofree guint8 *region = g_malloc (MiB);
-  guint64 rng = 20240501;
-
-  out = g_file_replace (file, NULL, FALSE, G_FILE_CREATE_NONE, NULL, error);
-  if (out == NULL)
-    return FALSE;
-
-  for (guint64 done = 0; done < size; done += MiB)
-    {
-      gsize len = (gsize) MIN (MiB, size - done);
-      guint kind = next_random (&rng) % 4;
-
-      if (kind == 0)
-        {
-          for (gsize i = 0; i < len; i += 8)
-            {
-              guint64 v = next_random (&rng);
-
-              memcpy (region + i, &v, MIN (8, len - i));
-            }
-        }
-      else if (kind == 3)
-        memset (region, 0, len);
-      else
-        {
-          char line[160];
-          gsize pos = 0;
-
-          while (pos < len)
-            {
-              gsize n = MIN (make_line (&rng, line, sizeof line), len - pos);
-
-              memcpy (region + pos, line, n);
-              pos += n;
-            }
-        }
-      if (!g_output_stream_write_all (G_OUTPUT_STREAM (out), region, len, NULL, NULL, error))
-        return FALSE;
-    }
-  return g_output_stream_close (G_OUTPUT_STREAM (out), NULL, error);
-}
 
 /* ------------------------------------------------------------------------------------ */
 /* Timing a process                                                                     */
@@ -498,7 +415,7 @@ main (int   argc,
 
   size = (guint64) size_mib * MiB;
   input = g_build_filename (b.work, "mixed", NULL);
-  if (!make_mixed_file (input, size, &error))
+  if (!bench_make_mixed_file (input, size, &error))
     {
       g_printerr ("bench-submit: %s\n", error->message);
       return 1;
@@ -585,7 +502,7 @@ main (int   argc,
       g_autoptr(Measure) m = NULL;
 
       big = g_build_filename (b.work, "mixed-big", NULL);
-      if (!make_mixed_file (big, (guint64) big_mib * MiB, &error))
+      if (!bench_make_mixed_file (big, (guint64) big_mib * MiB, &error))
         {
           g_printerr ("bench-submit: %s\n", error->message);
           return 1;
