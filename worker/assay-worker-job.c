@@ -23,7 +23,7 @@
 /* How often the job is re-read while the client is still uploading: from the first
  * value, doubling while nothing changes, back to it when a chunk arrives. */
 #define REFRESH_MIN_MS 100
-#define REFRESH_MAX_MS 2000
+#define REFRESH_MAX_MS 500
 /* Chunk deletions in flight once the file is downloaded. */
 #define DELETES_IN_FLIGHT 8
 /* Runs of a stage that cannot run (not a verdict: its service is out of reach), the
