@@ -10,8 +10,9 @@
  *   and over the wall time from the first submit) and the latency of each job from its
  *   `uploaded` to its result's `created`: p50, p99 and the largest.
  * big: a --big MiB "mixed" file (1 MiB regions: a quarter random bytes, half log-like
- *   text, a quarter zeros), the client's defaults (xz preset 1, 8 MiB chunks, 4 PUTs in
- *   flight; --preset and --chunk-size change the first two): the time from the start of the submit to the decrypted result (the job
+ *   text, a quarter zeros), the client's defaults (xz preset 0, 8 MiB chunks, 3 PUTs in
+ *   flight; --preset and --chunk-size change the first two; --uplink N (with --store
+ *   aws) puts tests/bench/throttle.py between the client and S3: an uplink of N MB/s): the time from the start of the submit to the decrypted result (the job
  *   polled every 20 ms, not with the client's backoff), next to each stage run on its
  *   own, one after another, in the same run: compress (AssayChunkEncoder), upload (the
  *   chunks, 4 in flight), download (one at a time, as the worker fetches), decompress
@@ -19,7 +20,7 @@
  *
  *   bench-worker [--store local|aws] [--files 500] [--size 4096] [--workers 2]
  *                [--in-flight 8] [--rate N] [--poll-min 100ms] [--poll-max 5s] [--big 64]
- *                [--repeat 1] [--preset 1] [--chunk-size 8] [--skip-small] [--skip-big]
+ *                [--repeat 1] [--preset 0] [--chunk-size 8] [--uplink MB/s] [--skip-small] [--skip-big]
  *                [--verbose]
  *
  * --store aws runs s3rver and dynalite on 127.0.0.1 (tests/node_modules), with no
@@ -57,6 +58,7 @@ typedef struct
   GPtrArray *store_args; /* for assay-worker */
   AssayTestServer *s3rver;
   AssayTestServer *dynalite;
+  GSubprocess *uplink;   /* tests/bench/throttle.py between the client and s3rver */
   char *poll_min;
   char *poll_max;
 } Bench;
@@ -115,7 +117,8 @@ check (GError *error,
 
 static gboolean verbose;
 static gint64 started_us;
-static int preset = 1;        /* the big file's submit settings: the client's defaults */
+static int preset = 0;
+static double uplink_mb;      /* MB/s between the client and S3 (--store aws), 0 = none */        /* the big file's submit settings: the client's defaults */
 static int chunk_mib = 8;
 
 typedef struct
@@ -765,8 +768,10 @@ bench_big (Bench     *b,
   g_autofree char *path = make_mixed_file (b, (guint64) mib * MiB);
   BigRun best = { G_MAXDOUBLE, G_MAXDOUBLE, G_MAXDOUBLE, G_MAXDOUBLE, G_MAXDOUBLE, G_MAXDOUBLE,
                   G_MAXDOUBLE, 0, 0 };
+  AssaySubmitSettings defaults;
   double sum;
 
+  assay_submit_settings_init (&defaults);
   for (guint i = 0; i < repeat; i++)
     {
       BigRun run = { 0 };
@@ -795,7 +800,11 @@ bench_big (Bench     *b,
            repeat > 1 ? ", the fastest of the runs per figure" : "");
   g_print ("| stage | seconds |\n|---|---|\n");
   g_print ("| compress (xz, all CPUs) | %.2f |\n", best.compress);
-  g_print ("| upload (4 in flight) | %.2f |\n", best.upload);
+  if (uplink_mb > 0)
+    g_print ("| upload (%u in flight, %.0f MB/s uplink) | %.2f |\n", defaults.concurrency,
+             uplink_mb, best.upload);
+  else
+    g_print ("| upload (%u in flight) | %.2f |\n", defaults.concurrency, best.upload);
   g_print ("| download (one at a time) | %.2f |\n", best.download);
   g_print ("| decompress | %.2f |\n", best.decompress);
   g_print ("| engine (assay-inspect) | %.2f |\n", best.engine);
@@ -806,6 +815,27 @@ bench_big (Bench     *b,
 }
 
 /* ------------------------------------------------------------------------------------ */
+
+/* Starts tests/bench/throttle.py in front of s3rver. Returns: its URL */
+static char *
+uplink_start (Bench *b)
+{
+  g_autofree char *rate = g_strdup_printf ("%.0f", uplink_mb * 1e6);
+  g_autofree char *port = g_strdup_printf ("%u", assay_test_server_get_port (b->s3rver));
+  g_autoptr(GDataInputStream) lines = NULL;
+  g_autofree char *line = NULL;
+  g_autoptr(GError) error = NULL;
+
+  b->uplink = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "/usr/bin/python3",
+                                ASSAY_BENCH_SRCDIR "/throttle.py", port, rate, NULL);
+  check (error, "throttle.py");
+  lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (b->uplink));
+  line = g_data_input_stream_read_line (lines, NULL, NULL, &error);
+  check (error, "throttle.py");
+  if (line == NULL)
+    g_error ("bench-worker: throttle.py did not start");
+  return g_strdup_printf ("http://127.0.0.1:%s", line);
+}
 
 static void
 open_store (Bench      *b,
@@ -831,9 +861,13 @@ open_store (Bench      *b,
       g_autoptr(AssayS3Client) s3 = NULL;
       g_autoptr(AssayDynamodbClient) dynamodb = NULL;
 
+      g_autofree char *client_s3_url = NULL;
+
       b->s3rver = assay_test_server_start_s3rver ();
       b->dynalite = assay_test_server_start_dynalite ();
-      s3 = assay_s3_client_new (transport, ASSAY_TEST_BUCKET, assay_test_server_get_url (b->s3rver),
+      client_s3_url = uplink_mb > 0 ? uplink_start (b) : g_strdup (assay_test_server_get_url (b->s3rver));
+      /* the client's S3 requests cross the uplink; the workers' go straight to s3rver */
+      s3 = assay_s3_client_new (transport, ASSAY_TEST_BUCKET, client_s3_url,
                                 ASSAY_S3_ADDRESSING_PATH, &error);
       check (error, "S3 client");
       dynamodb = assay_dynamodb_client_new (transport, assay_test_server_get_url (b->dynalite),
@@ -901,8 +935,10 @@ main (int   argc,
     { "poll-max", 0, 0, G_OPTION_ARG_STRING, &poll_max, "The workers' --poll-max", "DURATION" },
     { "big", 0, 0, G_OPTION_ARG_INT, &big, "MiB of the big file (64)", "MiB" },
     { "repeat", 0, 0, G_OPTION_ARG_INT, &repeat, "Runs of the big file (1)", "N" },
-    { "preset", 0, 0, G_OPTION_ARG_INT, &preset, "The big file's xz preset (1)", "N" },
+    { "preset", 0, 0, G_OPTION_ARG_INT, &preset, "The big file's xz preset (0)", "N" },
     { "chunk-size", 0, 0, G_OPTION_ARG_INT, &chunk_mib, "The big file's chunks (8)", "MiB" },
+    { "uplink", 0, 0, G_OPTION_ARG_DOUBLE, &uplink_mb,
+      "With --store aws: the client's uplink to S3 in MB/s (tests/bench/throttle.py)", "MB/s" },
     { "skip-small", 0, 0, G_OPTION_ARG_NONE, &skip_small, "No small files", NULL },
     { "skip-big", 0, 0, G_OPTION_ARG_NONE, &skip_big, "No big file", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
@@ -922,9 +958,14 @@ main (int   argc,
       return 2;
     }
   if (files < 1 || size < 1 || workers < 1 || in_flight < 1 || big < 1 || repeat < 1 ||
-      preset < 0 || preset > 9 || chunk_mib < 1 || chunk_mib > 64 || rate < 0)
+      preset < 0 || preset > 9 || chunk_mib < 1 || chunk_mib > 64 || rate < 0 || uplink_mb < 0)
     {
       g_printerr ("bench-worker: the numbers are positive\n");
+      return 2;
+    }
+  if (uplink_mb > 0 && !g_str_equal (store_kind, "aws"))
+    {
+      g_printerr ("bench-worker: --uplink needs --store aws\n");
       return 2;
     }
 
@@ -958,6 +999,12 @@ main (int   argc,
   g_clear_object (&b.store);
   g_clear_object (&b.key);
   g_clear_object (&b.journal);
+  if (b.uplink != NULL)
+    {
+      g_subprocess_force_exit (b.uplink);
+      g_subprocess_wait (b.uplink, NULL, NULL);
+      g_clear_object (&b.uplink);
+    }
   g_clear_pointer (&b.s3rver, assay_test_server_stop);
   g_clear_pointer (&b.dynalite, assay_test_server_stop);
   g_ptr_array_unref (b.store_args);
