@@ -3,6 +3,8 @@
 
 #include "assay-aws-store.h"
 
+#include "assay-remote-credentials.h"
+
 /* How long init waits for a new table to become ACTIVE. */
 #define TABLE_ACTIVE_TIMEOUT_MS (5 * 60 * 1000)
 
@@ -101,6 +103,8 @@ assay_aws_store_new_for_config (AssayConfig  *config,
     }
 
   transport = assay_aws_transport_new (credentials, region, NULL);
+  if (assay_credentials_get_expiration (credentials) != 0)
+    assay_aws_transport_set_refresh (transport, assay_remote_credentials_fetch);
   s3 = assay_s3_client_new (transport, config->bucket, config->s3_endpoint,
                             ASSAY_S3_ADDRESSING_AUTO, error);
   if (s3 == NULL)

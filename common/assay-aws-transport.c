@@ -24,7 +24,19 @@ struct _AssayAwsTransport
   AssayAwsRetryPolicy policy;
   SoupSession *session;
   gint64 clock_offset; /* seconds to add to the local clock */
+
+  /* Temporary credentials: replaced before they expire (assay_aws_transport_set_refresh) */
+  AssayCredentialsFetch refresh;
+  GMainContext *refresh_context;
+  GSource *refresh_source;
+  GCancellable *refresh_cancellable;
 };
+
+/* New temporary credentials are fetched this long before the old ones expire (the AWS
+ * SDKs use 5 to 15 minutes; the endpoints hand out new ones 5 minutes before), and
+ * again after a failed fetch. */
+#define REFRESH_MARGIN_S 300
+#define REFRESH_RETRY_S 30
 
 G_DEFINE_FINAL_TYPE (AssayAwsTransport, assay_aws_transport, G_TYPE_OBJECT)
 
@@ -141,8 +153,25 @@ assay_aws_transport_finalize (GObject *object)
   g_clear_pointer (&self->credentials, assay_credentials_unref);
   g_free (self->region);
   g_clear_object (&self->session);
+  if (self->refresh_source != NULL)
+    g_source_destroy (self->refresh_source);
+  g_clear_pointer (&self->refresh_source, g_source_unref);
+  g_clear_pointer (&self->refresh_context, g_main_context_unref);
+  g_clear_object (&self->refresh_cancellable);
 
   G_OBJECT_CLASS (assay_aws_transport_parent_class)->finalize (object);
+}
+
+static void
+assay_aws_transport_dispose (GObject *object)
+{
+  AssayAwsTransport *self = ASSAY_AWS_TRANSPORT (object);
+
+  /* a fetch in its thread holds a reference: it ends, and its answer is dropped */
+  if (self->refresh_cancellable != NULL)
+    g_cancellable_cancel (self->refresh_cancellable);
+
+  G_OBJECT_CLASS (assay_aws_transport_parent_class)->dispose (object);
 }
 
 static void
@@ -150,6 +179,7 @@ assay_aws_transport_class_init (AssayAwsTransportClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->dispose = assay_aws_transport_dispose;
   object_class->finalize = assay_aws_transport_finalize;
 }
 
@@ -216,6 +246,116 @@ assay_aws_transport_get_credentials (AssayAwsTransport *self)
 {
   g_return_val_if_fail (ASSAY_IS_AWS_TRANSPORT (self), NULL);
   return self->credentials;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Temporary credentials                                                                    */
+
+static void schedule_refresh (AssayAwsTransport *self,
+                              gint64             delay_s);
+
+static void
+refresh_thread (GTask        *task,
+                gpointer      source,
+                gpointer      data,
+                GCancellable *cancellable)
+{
+  AssayCredentialsFetch fetch = (AssayCredentialsFetch) data;
+  GError *error = NULL;
+  AssayCredentials *credentials = fetch (cancellable, &error);
+
+  if (credentials == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, credentials, (GDestroyNotify) assay_credentials_unref);
+}
+
+static void
+refreshed_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  AssayAwsTransport *self = ASSAY_AWS_TRANSPORT (source);
+  g_autoptr(AssayCredentials) credentials = NULL;
+  g_autoptr(GError) error = NULL;
+
+  credentials = g_task_propagate_pointer (G_TASK (result), &error);
+  if (g_cancellable_is_cancelled (self->refresh_cancellable))
+    return;
+  if (credentials == NULL)
+    {
+      /* the old ones work until they expire; requests after that are refused with the
+       * service's reason, which names these credentials' source */
+      g_message ("cannot renew the AWS credentials from %s (trying again in %d s): %s",
+                 assay_credentials_get_source (self->credentials), REFRESH_RETRY_S,
+                 error->message);
+      schedule_refresh (self, REFRESH_RETRY_S);
+      return;
+    }
+  g_debug ("renewed the AWS credentials from %s", assay_credentials_get_source (credentials));
+  g_clear_pointer (&self->credentials, assay_credentials_unref);
+  self->credentials = g_steal_pointer (&credentials);
+  schedule_refresh (self, -1);
+}
+
+static gboolean
+refresh_cb (gpointer data)
+{
+  AssayAwsTransport *self = data;
+  g_autoptr(GTask) task = NULL;
+
+  g_clear_pointer (&self->refresh_source, g_source_unref);
+  task = g_task_new (self, self->refresh_cancellable, refreshed_cb, NULL);
+  g_task_set_source_tag (task, refresh_cb);
+  g_task_set_task_data (task, (gpointer) self->refresh, NULL);
+  g_task_run_in_thread (task, refresh_thread);
+  return G_SOURCE_REMOVE;
+}
+
+/* After @delay_s seconds, or (-1) REFRESH_MARGIN_S before the credentials expire. */
+static void
+schedule_refresh (AssayAwsTransport *self,
+                  gint64             delay_s)
+{
+  gint64 expiration = assay_credentials_get_expiration (self->credentials);
+
+  if (delay_s < 0)
+    {
+      gint64 remaining;
+
+      if (expiration == 0)
+        return;
+      /* short-lived ones (a test's, or an endpoint's near the end of a role session)
+       * at half their life, never in a busy loop */
+      remaining = expiration - g_get_real_time () / G_USEC_PER_SEC;
+      delay_s = remaining > 2 * REFRESH_MARGIN_S ? remaining - REFRESH_MARGIN_S
+                                                 : MAX (1, remaining / 2);
+    }
+  self->refresh_source = g_timeout_source_new_seconds ((guint) MIN (delay_s, G_MAXUINT));
+  g_source_set_callback (self->refresh_source, refresh_cb, self, NULL);
+  g_source_set_static_name (self->refresh_source, "assay-aws-credentials-refresh");
+  g_source_attach (self->refresh_source, self->refresh_context);
+}
+
+/**
+ * assay_aws_transport_set_refresh:
+ * @fetch: gets new credentials (in a worker thread), e.g. assay_remote_credentials_fetch
+ *
+ * For temporary credentials (with an expiration): new ones are fetched before they
+ * expire, with timeouts on the thread-default main context of the caller. Once only.
+ */
+void
+assay_aws_transport_set_refresh (AssayAwsTransport     *self,
+                                 AssayCredentialsFetch  fetch)
+{
+  g_return_if_fail (ASSAY_IS_AWS_TRANSPORT (self));
+  g_return_if_fail (fetch != NULL);
+  g_return_if_fail (self->refresh == NULL);
+
+  self->refresh = fetch;
+  self->refresh_context = g_main_context_ref_thread_default ();
+  self->refresh_cancellable = g_cancellable_new ();
+  schedule_refresh (self, -1);
 }
 
 /* Returns: the clock correction in seconds (server time − local time), 0 until a

@@ -59,6 +59,11 @@ AssayAwsTransport *assay_aws_transport_new          (AssayCredentials           
                                                      const AssayAwsRetryPolicy  *policy);
 const char        *assay_aws_transport_get_region   (AssayAwsTransport          *self);
 AssayCredentials  *assay_aws_transport_get_credentials (AssayAwsTransport       *self);
+/* Fetches new credentials, blocking: e.g. assay_remote_credentials_fetch(). */
+typedef AssayCredentials *(*AssayCredentialsFetch) (GCancellable  *cancellable,
+                                                    GError       **error);
+void               assay_aws_transport_set_refresh  (AssayAwsTransport          *self,
+                                                     AssayCredentialsFetch       fetch);
 /* Seconds added to the local clock when signing (server − local), 0 until corrected. */
 gint64             assay_aws_transport_get_clock_offset (AssayAwsTransport      *self);
 

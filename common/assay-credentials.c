@@ -3,6 +3,7 @@
 
 #include "assay-credentials.h"
 
+#include "assay-remote-credentials.h"
 #include "assay-util.h"
 
 #include <string.h>
@@ -19,6 +20,7 @@ struct _AssayCredentials
   char *secret_access_key;
   char *session_token;
   char *source;
+  gint64 expiration;  /* Unix seconds; 0: they do not expire */
 };
 
 static void
@@ -53,6 +55,36 @@ assay_credentials_new (const char *access_key_id,
     self->session_token = g_strdup (session_token);
   self->source = g_strdup (source ? source : "explicit values");
   return self;
+}
+
+/**
+ * assay_credentials_new_expiring:
+ * @expiration: when they stop working, in Unix seconds
+ *
+ * Temporary credentials (a role's, from STS): assay_aws_transport_set_refresh() replaces
+ * them before @expiration.
+ */
+AssayCredentials *
+assay_credentials_new_expiring (const char *access_key_id,
+                                const char *secret_access_key,
+                                const char *session_token,
+                                const char *source,
+                                gint64      expiration)
+{
+  AssayCredentials *self = assay_credentials_new (access_key_id, secret_access_key,
+                                                  session_token, source);
+
+  if (self != NULL)
+    self->expiration = expiration;
+  return self;
+}
+
+/* Returns: when the credentials expire (Unix seconds), or 0 when they do not */
+gint64
+assay_credentials_get_expiration (AssayCredentials *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return self->expiration;
 }
 
 AssayCredentials *
@@ -555,6 +587,22 @@ assay_credentials_resolve (const char *access_key_id,
         return creds;
     }
 
+  /* 5. The container's role (ECS, Fargate), 6. the instance's (EC2, IMDSv2): only for
+   * the default profile, as a named profile that is missing is a mistake to report. */
+  if (!found_profile && g_str_equal (profile, "default") && assay_remote_credentials_configured ())
+    {
+      creds = assay_remote_credentials_fetch (NULL, &local_error);
+      if (creds != NULL)
+        return creds;
+      if (!g_error_matches (local_error, ASSAY_CREDENTIALS_ERROR,
+                            ASSAY_CREDENTIALS_ERROR_NOT_FOUND))
+        {
+          g_propagate_error (error, local_error);
+          return NULL;
+        }
+      g_clear_error (&local_error);
+    }
+
   if (found_profile)
     g_set_error (error, ASSAY_CREDENTIALS_ERROR, ASSAY_CREDENTIALS_ERROR_NOT_FOUND,
                  "No AWS credentials: profile “%s” in %s and %s has no aws_access_key_id",
@@ -562,7 +610,8 @@ assay_credentials_resolve (const char *access_key_id,
   else
     g_set_error (error, ASSAY_CREDENTIALS_ERROR, ASSAY_CREDENTIALS_ERROR_NOT_FOUND,
                  "No AWS credentials: none given, none in the environment "
-                 "(AWS_ACCESS_KEY_ID), and no profile “%s” in %s or %s",
+                 "(AWS_ACCESS_KEY_ID), no profile “%s” in %s or %s, no container role "
+                 "(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI) and no EC2 instance role",
                  profile, credentials_display, config_display);
   return NULL;
 }

@@ -27,7 +27,13 @@ AssayCredentials *assay_credentials_new                  (const char        *acc
                                                           const char        *secret_access_key,
                                                           const char        *session_token,
                                                           const char        *source);
+AssayCredentials *assay_credentials_new_expiring         (const char        *access_key_id,
+                                                          const char        *secret_access_key,
+                                                          const char        *session_token,
+                                                          const char        *source,
+                                                          gint64             expiration);
 AssayCredentials *assay_credentials_ref                  (AssayCredentials  *self);
+gint64            assay_credentials_get_expiration       (AssayCredentials  *self);
 void              assay_credentials_unref                (AssayCredentials  *self);
 const char       *assay_credentials_get_access_key_id    (AssayCredentials  *self);
 const char       *assay_credentials_get_secret_access_key (AssayCredentials *self);
@@ -38,7 +44,9 @@ const char       *assay_credentials_get_source           (AssayCredentials  *sel
  * The AWS CLI's order: the explicit values (when @access_key_id is set), then the
  * environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), then the
  * profile (@profile, else AWS_PROFILE, else "default") in AWS_SHARED_CREDENTIALS_FILE or
- * ~/.aws/credentials, then the same profile in AWS_CONFIG_FILE or ~/.aws/config.
+ * ~/.aws/credentials, then the same profile in AWS_CONFIG_FILE or ~/.aws/config, then
+ * (default profile only) the container's or the EC2 instance's role
+ * (assay-remote-credentials.h): temporary, with an expiration.
  */
 AssayCredentials *assay_credentials_resolve              (const char        *access_key_id,
                                                           const char        *secret_access_key,

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include "assay-aws-transport.h"
 #include "assay-credentials.h"
+#include "assay-remote-credentials.h"
+
+#include <libsoup/soup.h>
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -17,6 +21,12 @@ static const char *const env_vars[] = {
   "AWS_CONFIG_FILE",
   "AWS_REGION",
   "AWS_DEFAULT_REGION",
+  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+  "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+  "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+  "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+  "AWS_EC2_METADATA_DISABLED",
+  "AWS_EC2_METADATA_SERVICE_ENDPOINT",
 };
 
 typedef struct
@@ -43,6 +53,8 @@ fixture_set_up (Fixture       *f,
   f->aws_dir = g_build_filename (f->home, ".aws", NULL);
   g_assert_cmpint (g_mkdir (f->aws_dir, 0700), ==, 0);
   g_setenv ("HOME", f->home, TRUE);
+  /* not on EC2: the remote tests below point the chain at their own endpoints */
+  g_setenv ("AWS_EC2_METADATA_DISABLED", "true", TRUE);
 }
 
 static void
@@ -459,6 +471,323 @@ test_region (Fixture       *f,
   g_free (region);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Temporary credentials: a container endpoint and IMDSv2, served on 127.0.0.1 from a thread */
+
+typedef struct
+{
+  GThread *thread;
+  GMainContext *context;
+  GMainLoop *loop;
+  SoupServer *server;
+  char *url;             /* http://127.0.0.1:PORT */
+  guint generation;      /* the credentials handed out: key id ASIA<generation> */
+  guint requests;
+  GMutex lock;
+  GCond ready;
+} Metadata;
+
+static void
+answer (SoupServerMessage *msg,
+        guint              status,
+        const char        *body)
+{
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_COPY, body, strlen (body));
+}
+
+static void
+answer_credentials (Metadata          *m,
+                    SoupServerMessage *msg,
+                    gint64             lifetime_s,
+                    gboolean           imds)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr(GDateTime) expires = g_date_time_add_seconds (now, (gdouble) lifetime_s);
+  g_autofree char *expiration = g_date_time_format (expires, "%Y-%m-%dT%H:%M:%SZ");
+  g_autofree char *body = NULL;
+  guint generation = g_atomic_int_add (&m->generation, 1) + 1;
+
+  body = g_strdup_printf ("{%s\"AccessKeyId\": \"ASIA%u\", \"SecretAccessKey\": \"secret-%u\", "
+                          "\"Token\": \"session-%u\", \"Expiration\": \"%s\"}",
+                          imds ? "\"Code\": \"Success\", \"Type\": \"AWS-HMAC\", " : "",
+                          generation, generation, generation, expiration);
+  answer (msg, 200, body);
+}
+
+static void
+metadata_cb (SoupServer        *server,
+             SoupServerMessage *msg,
+             const char        *path,
+             GHashTable        *query,
+             gpointer           data)
+{
+  Metadata *m = data;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *method = soup_server_message_get_method (msg);
+  const char *imds_token = soup_message_headers_get_one (headers, "X-aws-ec2-metadata-token");
+
+  g_atomic_int_inc (&m->requests);
+  /* the container endpoint: the token in Authorization; credentials for 10 minutes */
+  if (g_str_equal (path, "/ecs/credentials"))
+    {
+      if (g_strcmp0 (soup_message_headers_get_one (headers, "Authorization"), "ecs-token") != 0)
+        answer (msg, 401, "{\"message\": \"bad token\"}");
+      else
+        answer_credentials (m, msg, 600, FALSE);
+    }
+  else if (g_str_equal (path, "/ecs/garbage"))
+    answer (msg, 200, "<html>captive portal</html>");
+  /* IMDSv2: a session token from PUT, then every GET must carry it */
+  else if (g_str_equal (path, "/latest/api/token") && g_str_equal (method, "PUT") &&
+           soup_message_headers_get_one (headers, "X-aws-ec2-metadata-token-ttl-seconds"))
+    answer (msg, 200, "imds-session-token");
+  else if (g_strcmp0 (imds_token, "imds-session-token") != 0)
+    answer (msg, 401, "");
+  else if (g_str_equal (path, "/latest/meta-data/iam/security-credentials/"))
+    answer (msg, 200, "assay-worker-role\n");
+  else if (g_str_equal (path, "/latest/meta-data/iam/security-credentials/assay-worker-role"))
+    answer_credentials (m, msg, 6 * 3600, TRUE);
+  else
+    answer (msg, 404, "");
+}
+
+static gpointer
+metadata_thread (gpointer data)
+{
+  Metadata *m = data;
+  g_autoptr(GError) error = NULL;
+  g_autoslist(GUri) uris = NULL;
+
+  g_main_context_push_thread_default (m->context);
+  m->server = soup_server_new (NULL, NULL);
+  soup_server_add_handler (m->server, NULL, metadata_cb, m, NULL);
+  soup_server_listen_local (m->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (m->server);
+  g_mutex_lock (&m->lock);
+  m->url = g_strdup_printf ("http://127.0.0.1:%d", g_uri_get_port (uris->data));
+  g_cond_signal (&m->ready);
+  g_mutex_unlock (&m->lock);
+  g_main_loop_run (m->loop);
+  g_clear_object (&m->server);
+  g_main_context_pop_thread_default (m->context);
+  return NULL;
+}
+
+static Metadata *
+metadata_start (void)
+{
+  Metadata *m = g_new0 (Metadata, 1);
+
+  g_mutex_init (&m->lock);
+  g_cond_init (&m->ready);
+  m->context = g_main_context_new ();
+  m->loop = g_main_loop_new (m->context, FALSE);
+  g_mutex_lock (&m->lock);
+  m->thread = g_thread_new ("metadata", metadata_thread, m);
+  while (m->url == NULL)
+    g_cond_wait (&m->ready, &m->lock);
+  g_mutex_unlock (&m->lock);
+  return m;
+}
+
+static gboolean
+quit_cb (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+metadata_stop (Metadata *m)
+{
+  g_main_context_invoke (m->context, quit_cb, m->loop);
+  g_thread_join (m->thread);
+  g_main_loop_unref (m->loop);
+  g_main_context_unref (m->context);
+  g_mutex_clear (&m->lock);
+  g_cond_clear (&m->ready);
+  g_free (m->url);
+  g_free (m);
+}
+
+static void
+test_container (Fixture       *f,
+                gconstpointer  data)
+{
+  Metadata *m = metadata_start ();
+  g_autofree char *url = g_strconcat (m->url, "/ecs/credentials", NULL);
+  g_autofree char *token_file = g_build_filename (f->home, "token", NULL);
+  g_autoptr(AssayCredentials) creds = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  /* the full URI, with the token in the environment */
+  g_setenv ("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, TRUE);
+  g_setenv ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "ecs-token", TRUE);
+  creds = assay_credentials_resolve (NULL, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (assay_credentials_get_access_key_id (creds), ==, "ASIA1");
+  g_assert_cmpstr (assay_credentials_get_secret_access_key (creds), ==, "secret-1");
+  g_assert_cmpstr (assay_credentials_get_session_token (creds), ==, "session-1");
+  g_assert_cmpint (assay_credentials_get_expiration (creds), >=, now + 590);
+  g_assert_cmpint (assay_credentials_get_expiration (creds), <=, now + 610);
+  g_assert_nonnull (strstr (assay_credentials_get_source (creds), "container"));
+  g_clear_pointer (&creds, assay_credentials_unref);
+
+  /* the environment's keys come first */
+  g_setenv ("AWS_ACCESS_KEY_ID", "AKIDENV", TRUE);
+  g_setenv ("AWS_SECRET_ACCESS_KEY", "env-secret", TRUE);
+  creds = assay_credentials_resolve (NULL, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (assay_credentials_get_access_key_id (creds), ==, "AKIDENV");
+  g_assert_cmpint (assay_credentials_get_expiration (creds), ==, 0);
+  g_clear_pointer (&creds, assay_credentials_unref);
+  g_unsetenv ("AWS_ACCESS_KEY_ID");
+  g_unsetenv ("AWS_SECRET_ACCESS_KEY");
+
+  /* the token from a file (EKS Pod Identity) */
+  g_unsetenv ("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+  write_file (token_file, "ecs-token\n");
+  g_setenv ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file, TRUE);
+  creds = assay_credentials_resolve (NULL, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (assay_credentials_get_access_key_id (creds), ==, "ASIA2");
+  g_clear_pointer (&creds, assay_credentials_unref);
+
+  /* a wrong token: the endpoint's refusal, not "no credentials" */
+  write_file (token_file, "stolen-token");
+  creds = assay_credentials_resolve (NULL, NULL, NULL, NULL, &error);
+  g_assert_error (error, ASSAY_CREDENTIALS_ERROR, ASSAY_CREDENTIALS_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "401"));
+  g_assert_nonnull (strstr (error->message, url));
+  g_clear_error (&error);
+  g_unsetenv ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+
+  /* an answer that is not credentials */
+  g_free (url);
+  url = g_strconcat (m->url, "/ecs/garbage", NULL);
+  g_setenv ("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, TRUE);
+  creds = assay_credentials_resolve (NULL, NULL, NULL, NULL, &error);
+  g_assert_error (error, ASSAY_CREDENTIALS_ERROR, ASSAY_CREDENTIALS_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "not a JSON object"));
+  g_clear_error (&error);
+
+  /* plain http only to the loopback and the link-local endpoints */
+  g_setenv ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://credentials.example.com/x", TRUE);
+  creds = assay_credentials_resolve (NULL, NULL, NULL, NULL, &error);
+  g_assert_error (error, ASSAY_CREDENTIALS_ERROR, ASSAY_CREDENTIALS_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "must be https"));
+  g_clear_error (&error);
+
+  metadata_stop (m);
+}
+
+static void
+test_imds (Fixture       *f,
+           gconstpointer  data)
+{
+  Metadata *m = metadata_start ();
+  g_autoptr(AssayCredentials) creds = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autofree char *closed_url = NULL;
+
+  /* disabled (the fixture's setting): not asked */
+  g_setenv ("AWS_EC2_METADATA_SERVICE_ENDPOINT", m->url, TRUE);
+  creds = assay_credentials_resolve (NULL, NULL, NULL, NULL, &error);
+  g_assert_error (error, ASSAY_CREDENTIALS_ERROR, ASSAY_CREDENTIALS_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "no EC2 instance role"));
+  g_clear_error (&error);
+  g_assert_cmpuint (g_atomic_int_get (&m->requests), ==, 0);
+
+  /* enabled: token, role, credentials — three requests */
+  g_unsetenv ("AWS_EC2_METADATA_DISABLED");
+  creds = assay_credentials_resolve (NULL, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (assay_credentials_get_access_key_id (creds), ==, "ASIA1");
+  g_assert_cmpstr (assay_credentials_get_session_token (creds), ==, "session-1");
+  g_assert_nonnull (strstr (assay_credentials_get_source (creds), "assay-worker-role"));
+  g_assert_cmpint (assay_credentials_get_expiration (creds), >,
+                   g_get_real_time () / G_USEC_PER_SEC + 5 * 3600);
+  g_assert_cmpuint (g_atomic_int_get (&m->requests), ==, 3);
+  g_clear_pointer (&creds, assay_credentials_unref);
+
+  /* a named profile that does not exist is reported, not covered by the instance role */
+  creds = assay_credentials_resolve (NULL, NULL, NULL, "staging", &error);
+  g_assert_error (error, ASSAY_CREDENTIALS_ERROR, ASSAY_CREDENTIALS_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* nothing listening (not on EC2): "no credentials", naming the chain */
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                         &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+    g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+
+    g_socket_bind (socket, any, FALSE, &error);
+    g_assert_no_error (error);
+  }
+  bound = g_socket_get_local_address (socket, &error);
+  g_assert_no_error (error);
+  closed_url = g_strdup_printf ("http://127.0.0.1:%u",
+                                g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  g_setenv ("AWS_EC2_METADATA_SERVICE_ENDPOINT", closed_url, TRUE);
+  creds = assay_credentials_resolve (NULL, NULL, NULL, NULL, &error);
+  g_assert_error (error, ASSAY_CREDENTIALS_ERROR, ASSAY_CREDENTIALS_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "no container role"));
+  g_clear_error (&error);
+
+  metadata_stop (m);
+}
+
+static gboolean
+timeout_cb (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* A transport renews credentials that expire within its margin, in a thread, and keeps
+ * the new ones. */
+static void
+test_refresh (Fixture       *f,
+              gconstpointer  data)
+{
+  Metadata *m = metadata_start ();
+  g_autofree char *url = g_strconcat (m->url, "/ecs/credentials", NULL);
+  g_autoptr(AssayCredentials) creds = NULL;
+  g_autoptr(AssayAwsTransport) transport = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean timed_out = FALSE;
+  guint timeout;
+
+  g_setenv ("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, TRUE);
+  g_setenv ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "ecs-token", TRUE);
+  /* credentials about to expire: renewed at half their life, from the endpoint */
+  creds = assay_credentials_new_expiring ("ASIA0", "secret-0", "session-0", "a test",
+                                          g_get_real_time () / G_USEC_PER_SEC + 2);
+  transport = assay_aws_transport_new (creds, "eu-west-1", NULL);
+  assay_aws_transport_set_refresh (transport, assay_remote_credentials_fetch);
+  timeout = g_timeout_add_seconds (10, timeout_cb, &timed_out);
+  while (!timed_out &&
+         g_strcmp0 (assay_credentials_get_access_key_id (
+                      assay_aws_transport_get_credentials (transport)), "ASIA0") == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (timed_out);
+  g_source_remove (timeout);
+  g_assert_cmpstr (assay_credentials_get_secret_access_key (
+                     assay_aws_transport_get_credentials (transport)), ==, "secret-1");
+  /* the new ones live ten minutes: the next renewal is five minutes away */
+  g_assert_cmpuint (g_atomic_int_get (&m->requests), ==, 1);
+
+  g_clear_object (&transport);
+  metadata_stop (m);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -479,6 +808,12 @@ main (int   argc,
   g_test_add ("/common/credentials/missing-pieces", Fixture, NULL, fixture_set_up,
               test_missing_pieces, fixture_tear_down);
   g_test_add ("/common/credentials/region", Fixture, NULL, fixture_set_up, test_region,
+              fixture_tear_down);
+  g_test_add ("/common/credentials/container", Fixture, NULL, fixture_set_up, test_container,
+              fixture_tear_down);
+  g_test_add ("/common/credentials/imds", Fixture, NULL, fixture_set_up, test_imds,
+              fixture_tear_down);
+  g_test_add ("/common/credentials/refresh", Fixture, NULL, fixture_set_up, test_refresh,
               fixture_tear_down);
 
   return g_test_run ();
