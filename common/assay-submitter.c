@@ -72,7 +72,8 @@ struct _AssaySubmitter
   guint64 bytes_uploaded;
   guint64 bytes_in_progress;
   GHashTable *stored_ahead;    /* indexes stored beyond the contiguous run */
-  GHashTable *stored_before;   /* resuming: indexes the store held when this run began */
+  GHashTable *stored_before;   /* resuming: index → ETag of the chunks the store held
+                                * when this run began (listed: a client may not read them) */
   guint contiguous;            /* chunks stored contiguously from 0 */
   guint reported;              /* the `chunks` the job item holds */
   gboolean updating;
@@ -257,7 +258,7 @@ assay_submitter_init (AssaySubmitter *self)
   g_cond_init (&self->slot_freed);
   g_queue_init (&self->ready);
   self->stored_ahead = g_hash_table_new (NULL, NULL);
-  self->stored_before = g_hash_table_new (NULL, NULL);
+  self->stored_before = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->eta = -1;
 }
 
@@ -797,7 +798,7 @@ upload_free (Upload *upload)
 
 /* A chunk left the pipeline: its memory is free and the encoder may make another. */
 static void
-upload_done (Upload *upload)
+release_upload (Upload *upload)
 {
   AssaySubmitter *self = upload->self;
 
@@ -808,6 +809,14 @@ upload_done (Upload *upload)
   g_cond_signal (&self->slot_freed);
   g_mutex_unlock (&self->lock);
   upload_free (upload);
+}
+
+static void
+upload_done (Upload *upload)
+{
+  g_autoptr(AssaySubmitter) self = g_object_ref (upload->self);
+
+  release_upload (upload);
   pump (self);
   maybe_finish (self);
 }
@@ -857,36 +866,6 @@ start_put (Upload *upload)
                                 upload, self->cancellable, put_cb, upload);
 }
 
-/* Resuming: a chunk that an earlier run stored is skipped when the store holds exactly
- * the bytes this run made (compression is deterministic for the same settings). */
-static void
-head_cb (GObject      *source,
-         GAsyncResult *result,
-         gpointer      data)
-{
-  Upload *upload = data;
-  g_autoptr(AssayObjectInfo) info = NULL;
-  g_autoptr(GError) error = NULL;
-
-  info = assay_store_head_object_finish (ASSAY_STORE (source), result, &error);
-  if (info != NULL && info->etag != NULL && g_ascii_strcasecmp (info->etag, upload->chunk->md5) == 0 &&
-      g_strcmp0 (g_hash_table_lookup (info->metadata, "assay-job"),
-                 assay_job_get_id (upload->self->job)) == 0)
-    {
-      upload->self->chunks_skipped++;
-      chunk_stored (upload->self, upload->chunk);
-      upload_done (upload);
-      return;
-    }
-  if (error != NULL && !g_error_matches (error, ASSAY_STORE_ERROR, ASSAY_STORE_ERROR_NOT_FOUND))
-    {
-      fail (upload->self, g_steal_pointer (&error));
-      upload_done (upload);
-      return;
-    }
-  start_put (upload);
-}
-
 static gboolean
 pace_cb (gpointer data)
 {
@@ -930,12 +909,16 @@ pump (AssaySubmitter *self)
       upload->self = g_object_ref (self);
       upload->chunk = chunk;
       self->in_flight++;
-      if (chunk->index < self->reported ||
-          g_hash_table_contains (self->stored_before, GUINT_TO_POINTER (chunk->index)))
+      /* Resuming: a chunk that an earlier run stored is skipped when the store holds
+       * exactly the bytes this run made (compression is deterministic for the same
+       * settings): its listed ETag is their MD5. The key holds the job's own file id. */
+      if (g_ascii_strcasecmp (chunk->md5, g_hash_table_lookup (self->stored_before,
+                                                               GUINT_TO_POINTER (chunk->index))
+                                            ?: "") == 0)
         {
-          g_autofree char *key = chunk_key (self, chunk->index);
-
-          assay_store_head_object_async (self->store, key, self->cancellable, head_cb, upload);
+          self->chunks_skipped++;
+          chunk_stored (self, chunk);
+          release_upload (upload);
         }
       else
         start_put (upload);
@@ -1067,7 +1050,8 @@ stored_listed_cb (GObject      *source,
       if (g_str_has_prefix (info->key, prefix) && strlen (info->key + strlen (prefix)) == 6 &&
           g_ascii_string_to_unsigned (info->key + strlen (prefix), 10, 0, G_MAXUINT, &index,
                                       NULL))
-        g_hash_table_add (self->stored_before, GUINT_TO_POINTER ((guint) index));
+        g_hash_table_insert (self->stored_before, GUINT_TO_POINTER ((guint) index),
+                             g_strdup (info->etag ? info->etag : ""));
     }
   if (list->next_token != NULL)
     list_stored (self, list->next_token);

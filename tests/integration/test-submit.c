@@ -615,6 +615,17 @@ assert_each_chunk_put_once (const char *file,
   g_assert_cmpuint (assay_test_server_count_requests (s3_proxy, "PUT", all), ==, chunks);
 }
 
+/* A client may not read chunks (worker/deploy/policies/client.json): resuming lists them
+ * and compares their ETags. */
+static void
+assert_chunks_not_read (const char *file)
+{
+  g_autofree char *all = g_strdup_printf ("/%s/%s/", ASSAY_TEST_BUCKET, file);
+
+  g_assert_cmpuint (assay_test_server_count_requests (s3_proxy, "HEAD", all), ==, 0);
+  g_assert_cmpuint (assay_test_server_count_requests (s3_proxy, "GET", all), ==, 0);
+}
+
 /* ------------------------------------------------------------------------------------- */
 /* The tests                                                                             */
 
@@ -803,6 +814,7 @@ test_kill_resume (Fixture       *f,
   g_assert_cmpstr (attribute (item, "file"), ==, file);
   g_assert_cmpint (g_ascii_strtoll (attribute (item, "chunks"), NULL, 10), ==, chunks);
   assert_each_chunk_put_once (file, chunks);
+  assert_chunks_not_read (file);
 
   downloaded = aws_download_sha256 (file, chunks);
   g_assert_cmpstr (downloaded, ==, sha);
