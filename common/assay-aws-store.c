@@ -216,6 +216,24 @@ assay_aws_store_put_object_async (AssayStore            *store,
                                               cancellable, callback, user_data));
 }
 
+static void
+assay_aws_store_put_object_encrypted_async (AssayStore          *store,
+                                            const char          *key,
+                                            GBytes              *data,
+                                            GHashTable          *metadata,
+                                            GCancellable        *cancellable,
+                                            GAsyncReadyCallback  callback,
+                                            gpointer             user_data)
+{
+  AssayAwsStore *self = ASSAY_AWS_STORE (store);
+
+  /* finished by put_object_finish: the same source tag */
+  assay_s3_client_put_object_async (self->s3, key, data, metadata, ASSAY_S3_PUT_ENCRYPT, NULL,
+                                    NULL, cancellable, put_object_cb,
+                                    new_task (self, assay_aws_store_put_object_async,
+                                              cancellable, callback, user_data));
+}
+
 /* Takes @error (when @info is NULL). */
 static void
 return_object_info (GTask           *task,
@@ -717,6 +735,7 @@ assay_aws_store_iface_init (AssayStoreInterface *iface)
   iface->get_region = assay_aws_store_get_region;
   iface->put_object_async = assay_aws_store_put_object_async;
   iface->put_object_finish = (gpointer) propagate_pointer;
+  iface->put_object_encrypted_async = assay_aws_store_put_object_encrypted_async;
   iface->get_object_async = assay_aws_store_get_object_async;
   iface->get_object_finish = (gpointer) propagate_pointer;
   iface->head_object_async = assay_aws_store_head_object_async;

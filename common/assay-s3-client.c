@@ -1256,6 +1256,9 @@ assay_s3_client_put_object_async (AssayS3Client         *self,
   op->progress_data = progress_data;
   g_hash_table_replace (op->headers, g_strdup ("Content-Type"),
                         g_strdup ("application/octet-stream"));
+  if ((flags & ASSAY_S3_PUT_ENCRYPT) != 0)
+    g_hash_table_replace (op->headers, g_strdup ("x-amz-server-side-encryption"),
+                          g_strdup ("AES256"));
   if (metadata != NULL)
     {
       GHashTableIter iter;

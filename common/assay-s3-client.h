@@ -80,6 +80,7 @@ typedef enum
 {
   ASSAY_S3_PUT_NONE             = 0,
   ASSAY_S3_PUT_UNSIGNED_PAYLOAD = 1 << 0, /* sign "UNSIGNED-PAYLOAD" instead of the SHA-256 */
+  ASSAY_S3_PUT_ENCRYPT          = 1 << 1, /* x-amz-server-side-encryption: AES256 (SSE-S3) */
 } AssayS3PutFlags;
 
 #define ASSAY_TYPE_S3_CLIENT (assay_s3_client_get_type ())

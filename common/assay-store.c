@@ -395,3 +395,86 @@ assay_store_init_finish (AssayStore    *self,
 
   return ASSAY_STORE_GET_IFACE (self)->init_finish (self, result, error);
 }
+
+static void
+put_file_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  g_autoptr(GTask) task = data;
+  GError *error = NULL;
+  char *etag = assay_store_put_object_finish (ASSAY_STORE (source), result, &error);
+
+  if (etag == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, etag, g_free);
+}
+
+/**
+ * assay_store_put_file_async:
+ * @path: the file, mapped (not read into memory) and not changed
+ * @metadata: (nullable): as put_object's
+ * @flags: ASSAY_STORE_PUT_ENCRYPT to request server-side encryption
+ *
+ * Stores @path as @key in one PUT. A file larger than ASSAY_STORE_PUT_FILE_MAX fails
+ * with ASSAY_STORE_ERROR_INVALID.
+ */
+void
+assay_store_put_file_async (AssayStore          *self,
+                            const char          *key,
+                            const char          *path,
+                            GHashTable          *metadata,
+                            AssayStorePutFlags   flags,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  AssayStoreInterface *iface;
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GMappedFile) mapped = NULL;
+  g_autoptr(GBytes) data = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (ASSAY_IS_STORE (self));
+  g_return_if_fail (key != NULL);
+  g_return_if_fail (path != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, assay_store_put_file_async);
+  mapped = g_mapped_file_new (path, FALSE, &error);
+  if (mapped == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if ((guint64) g_mapped_file_get_length (mapped) > ASSAY_STORE_PUT_FILE_MAX)
+    {
+      g_task_return_new_error (task, ASSAY_STORE_ERROR, ASSAY_STORE_ERROR_INVALID,
+                               "%s is %" G_GSIZE_FORMAT " bytes; one PUT takes at most %"
+                               G_GUINT64_FORMAT " bytes", path, g_mapped_file_get_length (mapped),
+                               ASSAY_STORE_PUT_FILE_MAX);
+      return;
+    }
+  data = g_mapped_file_get_bytes (mapped);
+  iface = ASSAY_STORE_GET_IFACE (self);
+  if ((flags & ASSAY_STORE_PUT_ENCRYPT) != 0 && iface->put_object_encrypted_async != NULL)
+    iface->put_object_encrypted_async (self, key, data, metadata, cancellable, put_file_cb,
+                                       g_steal_pointer (&task));
+  else
+    iface->put_object_async (self, key, data, metadata, NULL, NULL, cancellable, put_file_cb,
+                             g_steal_pointer (&task));
+}
+
+/* Returns: (transfer full): the ETag, or %NULL with @error set */
+char *
+assay_store_put_file_finish (AssayStore    *self,
+                             GAsyncResult  *result,
+                             GError       **error)
+{
+  g_return_val_if_fail (ASSAY_IS_STORE (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, assay_store_put_file_async), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

@@ -96,6 +96,17 @@ typedef struct
 void assay_item_page_free (AssayItemPage *page);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AssayItemPage, assay_item_page_free)
 
+/* How assay_store_put_file_async() stores an object. */
+typedef enum
+{
+  ASSAY_STORE_PUT_NONE    = 0,
+  ASSAY_STORE_PUT_ENCRYPT = 1 << 0, /* server-side encryption requested (S3: SSE-S3,
+                                     * AES256); a backend without it ignores the flag */
+} AssayStorePutFlags;
+
+/* The largest file assay_store_put_file_async() stores: one PUT (S3's limit is 5 GiB). */
+#define ASSAY_STORE_PUT_FILE_MAX (G_GUINT64_CONSTANT (5) << 30)
+
 #define ASSAY_TYPE_STORE (assay_store_get_type ())
 G_DECLARE_INTERFACE (AssayStore, assay_store, ASSAY, STORE, GObject)
 
@@ -228,6 +239,16 @@ struct _AssayStoreInterface
   gboolean    (*init_finish)        (AssayStore             *self,
                                      GAsyncResult           *result,
                                      GError                **error);
+
+  /* optional: put_object with server-side encryption requested; finished by
+   * put_object_finish. NULL: the backend has none (put_object is used). */
+  void        (*put_object_encrypted_async) (AssayStore     *self,
+                                     const char             *key,
+                                     GBytes                 *data,
+                                     GHashTable             *metadata,
+                                     GCancellable           *cancellable,
+                                     GAsyncReadyCallback     callback,
+                                     gpointer                user_data);
 };
 
 const char      *assay_store_describe (AssayStore *self);
@@ -348,5 +369,18 @@ void             assay_store_init_async (AssayStore          *self,
 gboolean         assay_store_init_finish (AssayStore    *self,
                                           GAsyncResult  *result,
                                           GError       **error);
+/* PutObject of a local file, mapped rather than read into memory, as one PUT of at most
+ * ASSAY_STORE_PUT_FILE_MAX bytes. Returns the ETag as put_object does. */
+void             assay_store_put_file_async (AssayStore          *self,
+                                             const char          *key,
+                                             const char          *path,
+                                             GHashTable          *metadata,
+                                             AssayStorePutFlags   flags,
+                                             GCancellable        *cancellable,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data);
+char            *assay_store_put_file_finish (AssayStore    *self,
+                                              GAsyncResult  *result,
+                                              GError       **error);
 
 G_END_DECLS

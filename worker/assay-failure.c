@@ -20,6 +20,7 @@ static const char * const codes[] = {
   [ASSAY_FAILURE_CHUNKS_GONE] = "CHUNKS_GONE",
   [ASSAY_FAILURE_UPLOAD_STALLED] = "UPLOAD_STALLED",
   [ASSAY_FAILURE_TOO_MANY_ATTEMPTS] = "TOO_MANY_ATTEMPTS",
+  [ASSAY_FAILURE_UNSCANNABLE] = "UNSCANNABLE",
 };
 
 /* Returns: the protocol's name of @failure, e.g. "CHUNK_MISMATCH". */

@@ -29,6 +29,7 @@ typedef enum
   ASSAY_FAILURE_CHUNKS_GONE,
   ASSAY_FAILURE_UPLOAD_STALLED,
   ASSAY_FAILURE_TOO_MANY_ATTEMPTS,
+  ASSAY_FAILURE_UNSCANNABLE,
 } AssayFailure;
 
 GQuark      assay_failure_quark   (void);

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "assay-worker-config.h"
+#include "assay-defs.h"
 #include "assay-engine.h"
 
 #include <math.h>
@@ -57,6 +58,43 @@ static const Setting settings[] = {
     "How soon the queue is read again after work was found (default 100ms)", "DURATION" },
   { "poll-max", "ASSAY_WORKER_POLL_MAX", AT (poll_max),
     "The longest wait between reads of an idle queue (default 5s)", "DURATION" },
+  { "scan-max-file-size", "ASSAY_WORKER_SCAN_MAX_FILE_SIZE", AT (scan_max_file_size),
+    "The largest file (or archive member) the virus scan reads (default 1G)", "SIZE" },
+  { "scan-max-scan-size", "ASSAY_WORKER_SCAN_MAX_SCAN_SIZE", AT (scan_max_scan_size),
+    "The most data scanned in one file, archive members included (default 1G)", "SIZE" },
+  { "scan-max-recursion", "ASSAY_WORKER_SCAN_MAX_RECURSION", AT (scan_max_recursion),
+    "How deep archives in archives are scanned (default 17)", "N" },
+  { "scan-max-files", "ASSAY_WORKER_SCAN_MAX_FILES", AT (scan_max_files),
+    "The most members of one archive scanned (default 10000)", "N" },
+  { "scan-max-time", "ASSAY_WORKER_SCAN_MAX_TIME", AT (scan_max_time),
+    "The longest one file's scan may take (default 120s)", "DURATION" },
+  { "unscannable", "ASSAY_WORKER_UNSCANNABLE", AT (unscannable),
+    "A file over a scan limit: reject (UNSCANNABLE, the default) or accept", "reject|accept" },
+  { "defs-refresh", "ASSAY_WORKER_DEFS_REFRESH", AT (defs_refresh),
+    "How often the virus definitions in the store are checked (default 15m)", "DURATION" },
+  { "allow-no-definitions", "ASSAY_WORKER_ALLOW_NO_DEFINITIONS", AT (allow_no_definitions),
+    "Development only: run without virus definitions (scan verdict \"skipped\")", "true|false" },
+  { "validation-max-size", "ASSAY_WORKER_VALIDATION_MAX_SIZE", AT (validation_max_size),
+    "Validation: reject files larger than this (default: no limit)", "SIZE" },
+  { "validation-types", "ASSAY_WORKER_VALIDATION_TYPES", AT (validation_types),
+    "Validation: the content types allowed, sniffed from the data, e.g. \"text/*,application/pdf\"",
+    "TYPES" },
+  { "validation-command", "ASSAY_WORKER_VALIDATION_COMMAND", AT (validation_command),
+    "Validation: a validator program (the file's path is added; exit 0 accepts)", "COMMAND" },
+  { "validation-timeout", "ASSAY_WORKER_VALIDATION_TIMEOUT", AT (validation_timeout),
+    "How long the validator may take per file (default 60s)", "DURATION" },
+  { "quarantine-prefix", "ASSAY_WORKER_QUARANTINE_PREFIX", AT (quarantine_prefix),
+    "Where infected files are kept in the bucket (default quarantine/)", "PREFIX" },
+  { "alert-webhook", "ASSAY_WORKER_ALERT_WEBHOOK", AT (alert_webhook),
+    "POST a JSON event here when a file is quarantined", "URL" },
+  { "alert-command", "ASSAY_WORKER_ALERT_COMMAND", AT (alert_command),
+    "Run this with the JSON event on stdin when a file is quarantined", "COMMAND" },
+  { "alert-timeout", "ASSAY_WORKER_ALERT_TIMEOUT", AT (alert_timeout),
+    "How long the alerts may take in all, retries included (default 60s)", "DURATION" },
+  { "archive", "ASSAY_WORKER_ARCHIVE", AT (archive),
+    "Keep a copy of every scanned file under archive-prefix (default false)", "true|false" },
+  { "archive-prefix", "ASSAY_WORKER_ARCHIVE_PREFIX", AT (archive_prefix),
+    "Where the archive is kept in the bucket (default archive/)", "PREFIX" },
 };
 
 #define SETTING(layer, s) ((char **) G_STRUCT_MEMBER_P ((layer), (s)->offset))
@@ -85,6 +123,9 @@ assay_worker_config_free (AssayWorkerConfig *self)
   assay_worker_settings_clear (&self->settings);
   g_free (self->engine_exec);
   g_free (self->engine_http);
+  g_strfreev (self->validation_types);
+  g_free (self->validation_command);
+  assay_lifecycle_settings_clear (&self->lifecycle);
   g_free (self->source);
   g_free (self);
 }
@@ -247,6 +288,107 @@ read_size (const char  *value,
   return TRUE;
 }
 
+/* The scan stage's keys. */
+static gboolean
+read_scan (AssayWorkerConfigLayer  *merged,
+           AssayWorkerConfig       *self,
+           GError                 **error)
+{
+  AssayScanSettings *scan = &self->scan;
+
+  if (!read_size (merged->scan_max_file_size, "scan-max-file-size", self->source,
+                  &scan->max_file_size, error) ||
+      !read_size (merged->scan_max_scan_size, "scan-max-scan-size", self->source,
+                  &scan->max_scan_size, error) ||
+      !read_count (merged->scan_max_recursion, "scan-max-recursion", self->source, 1,
+                   &scan->max_recursion, error) ||
+      !read_count (merged->scan_max_files, "scan-max-files", self->source, 1, &scan->max_files,
+                   error) ||
+      !read_duration (merged->scan_max_time, "scan-max-time", self->source, &scan->max_time_ms,
+                      error) ||
+      !read_duration (merged->defs_refresh, "defs-refresh", self->source,
+                      &self->defs_refresh_ms, error))
+    return FALSE;
+  if (scan->max_file_size > ASSAY_SCAN_SIZE_LIMIT)
+    return invalid (error, self->source, "scan-max-file-size", merged->scan_max_file_size,
+                    "at most 2147483647 bytes (libclamav's limit)");
+  if (scan->max_scan_size > ASSAY_SCAN_SIZE_LIMIT)
+    return invalid (error, self->source, "scan-max-scan-size", merged->scan_max_scan_size,
+                    "at most 2147483647 bytes (libclamav's limit)");
+  if (scan->max_time_ms == 0)
+    return invalid (error, self->source, "scan-max-time", merged->scan_max_time,
+                    "longer than 0");
+  if (self->defs_refresh_ms < 1000)
+    return invalid (error, self->source, "defs-refresh", merged->defs_refresh,
+                    "at least one second");
+  if (merged->unscannable != NULL)
+    {
+      if (g_str_equal (merged->unscannable, "reject"))
+        scan->unscannable = ASSAY_SCAN_UNSCANNABLE_REJECT;
+      else if (g_str_equal (merged->unscannable, "accept"))
+        scan->unscannable = ASSAY_SCAN_UNSCANNABLE_ACCEPT;
+      else
+        return invalid (error, self->source, "unscannable", merged->unscannable,
+                        "reject or accept");
+    }
+  if (merged->allow_no_definitions != NULL)
+    {
+      if (g_str_equal (merged->allow_no_definitions, "true"))
+        scan->allow_no_definitions = TRUE;
+      else if (g_str_equal (merged->allow_no_definitions, "false"))
+        scan->allow_no_definitions = FALSE;
+      else
+        return invalid (error, self->source, "allow-no-definitions",
+                        merged->allow_no_definitions, "true or false");
+    }
+  return TRUE;
+}
+
+/* The keys of validation, quarantine, alerts and the archive. */
+static gboolean
+read_lifecycle (AssayWorkerConfigLayer  *merged,
+                AssayWorkerConfig       *self,
+                GError                 **error)
+{
+  self->validation_timeout_ms = 60000;
+  self->lifecycle.alert_timeout_ms = 60000;
+  if (!read_size (merged->validation_max_size, "validation-max-size", self->source,
+                  &self->validation_max_size, error) ||
+      !read_duration (merged->validation_timeout, "validation-timeout", self->source,
+                      &self->validation_timeout_ms, error) ||
+      !read_duration (merged->alert_timeout, "alert-timeout", self->source,
+                      &self->lifecycle.alert_timeout_ms, error))
+    return FALSE;
+  if (self->validation_timeout_ms == 0)
+    return invalid (error, self->source, "validation-timeout", merged->validation_timeout,
+                    "longer than 0");
+  if (self->lifecycle.alert_timeout_ms == 0)
+    return invalid (error, self->source, "alert-timeout", merged->alert_timeout,
+                    "longer than 0");
+  if (merged->validation_types != NULL && *merged->validation_types != '\0')
+    self->validation_types = g_strsplit_set (merged->validation_types, ", ", -1);
+  if (merged->validation_command != NULL && *merged->validation_command != '\0')
+    self->validation_command = g_strdup (merged->validation_command);
+  if (merged->quarantine_prefix != NULL)
+    self->lifecycle.quarantine_prefix = g_strdup (merged->quarantine_prefix);
+  if (merged->alert_webhook != NULL && *merged->alert_webhook != '\0')
+    self->lifecycle.alert_webhook = g_strdup (merged->alert_webhook);
+  if (merged->alert_command != NULL && *merged->alert_command != '\0')
+    self->lifecycle.alert_command = g_strdup (merged->alert_command);
+  if (merged->archive_prefix != NULL)
+    self->lifecycle.archive_prefix = g_strdup (merged->archive_prefix);
+  if (merged->archive != NULL)
+    {
+      if (g_str_equal (merged->archive, "true"))
+        self->lifecycle.archive = TRUE;
+      else if (g_str_equal (merged->archive, "false"))
+        self->lifecycle.archive = FALSE;
+      else
+        return invalid (error, self->source, "archive", merged->archive, "true or false");
+    }
+  return TRUE;
+}
+
 /* The key file: the one named, else ASSAY_CONFIG, else the default when it exists. */
 static gboolean
 load_file (GKeyFile    *file,
@@ -345,6 +487,8 @@ assay_worker_config_resolve (AssayWorkerConfigLayer  *flags,
   self->engine_timeout_ms = ASSAY_ENGINE_TIMEOUT_DEFAULT_MS;
   self->engine_max_output = ASSAY_ENGINE_MAX_OUTPUT_DEFAULT;
   self->grace_ms = ASSAY_WORKER_GRACE_DEFAULT_MS;
+  assay_scan_settings_init (&self->scan);
+  self->defs_refresh_ms = ASSAY_DEFS_REFRESH_DEFAULT_MS;
 
   if (!read_count (merged->concurrency, "concurrency", self->source, 1,
                    &self->settings.concurrency, error) ||
@@ -364,6 +508,10 @@ assay_worker_config_resolve (AssayWorkerConfigLayer  *flags,
                       error) ||
       !read_duration (merged->poll_max, "poll-max", self->source, &self->settings.poll_max_ms,
                       error))
+    return NULL;
+  if (!read_scan (merged, self, error))
+    return NULL;
+  if (!read_lifecycle (merged, self, error))
     return NULL;
   if (self->settings.poll_min_ms == 0 || self->settings.poll_max_ms < self->settings.poll_min_ms)
     return invalid (error, self->source, "poll-min, poll-max",

@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "assay-scan.h"
 #include "assay-worker.h"
 
 G_BEGIN_DECLS
@@ -47,6 +48,26 @@ typedef struct
   char *grace;
   char *poll_min;
   char *poll_max;
+  /* the scan stage and its definitions (assay-scan.h, assay-defs.h) */
+  char *scan_max_file_size;
+  char *scan_max_scan_size;
+  char *scan_max_recursion;
+  char *scan_max_files;
+  char *scan_max_time;
+  char *unscannable;
+  char *defs_refresh;
+  char *allow_no_definitions;
+  /* validation, quarantine and alerts, archive (assay-validation.h, assay-lifecycle.h) */
+  char *validation_max_size;
+  char *validation_types;
+  char *validation_command;
+  char *validation_timeout;
+  char *quarantine_prefix;
+  char *alert_webhook;
+  char *alert_command;
+  char *alert_timeout;
+  char *archive;
+  char *archive_prefix;
 } AssayWorkerConfigLayer;
 
 typedef struct
@@ -57,6 +78,13 @@ typedef struct
   guint engine_timeout_ms;
   gsize engine_max_output;
   guint grace_ms;
+  AssayScanSettings scan;   /* limits, unscannable policy, allow-no-definitions */
+  guint defs_refresh_ms;    /* how often the definitions manifest is checked */
+  guint64 validation_max_size;  /* 0: no limit */
+  GStrv validation_types;       /* NULL: any */
+  char *validation_command;     /* NULL: none */
+  guint validation_timeout_ms;
+  AssayLifecycleSettings lifecycle;
   char *source;             /* where the settings came from, for messages */
 } AssayWorkerConfig;
 

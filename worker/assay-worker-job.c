@@ -113,6 +113,13 @@ struct _AssayWorkerJob
   guint stage_retry_ms;
   guint retry_source;
 
+  /* lifecycle: quarantine and archive (assay-lifecycle.h) */
+  AssayLifecycle *lifecycle;
+  gboolean archive_started;
+  char *archive_day;             /* YYYY/MM/DD */
+  char *archive_incoming;        /* the incoming key, once stored */
+  gboolean archive_moved;
+
   /* storing */
   AssayResult *result;
   GBytes *result_object;
@@ -180,6 +187,9 @@ assay_worker_job_finalize (GObject *object)
   g_clear_pointer (&self->outputs, g_hash_table_unref);
   g_clear_object (&self->result);
   g_clear_pointer (&self->result_object, g_bytes_unref);
+  g_clear_object (&self->lifecycle);
+  g_free (self->archive_day);
+  g_free (self->archive_incoming);
 
   G_OBJECT_CLASS (assay_worker_job_parent_class)->finalize (object);
 }
@@ -322,6 +332,7 @@ assay_worker_job_new (const AssayWorkerJobSetup *setup,
   self->stall_timeout_ms = setup->stall_timeout_ms;
   self->decoder_threads = setup->decoder_threads;
   self->stage_retry_ms = setup->stage_retry_ms > 0 ? setup->stage_retry_ms : 1000;
+  self->lifecycle = setup->lifecycle ? g_object_ref (setup->lifecycle) : NULL;
 
   /* without a string id the item cannot even be addressed */
   if (!assay_item_get_string (item, ASSAY_ITEM_FORM_DYNAMODB, "id", TRUE, &id, NULL) ||
@@ -1595,6 +1606,175 @@ store_result (AssayWorkerJob *self)
 /* ------------------------------------------------------------------------------------- */
 /* Analysing: the stage chain                                                            */
 
+/* Quarantine and archive (assay-lifecycle.h) around the stages. */
+
+typedef struct
+{
+  AssayWorkerJob *self;
+  GError *error;      /* the failure that ends the job once the lifecycle step is done */
+} LifecycleStep;
+
+static void
+lifecycle_step_free (LifecycleStep *step)
+{
+  g_clear_object (&step->self);
+  g_clear_error (&step->error);
+  g_free (step);
+}
+
+static LifecycleStep *
+lifecycle_step_new (AssayWorkerJob *self,
+                    GError         *error)
+{
+  LifecycleStep *step = g_new0 (LifecycleStep, 1);
+
+  step->self = g_object_ref (self);
+  step->error = error;
+  self->pending++;
+  return step;
+}
+
+static void
+quarantined_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  LifecycleStep *step = data;
+  g_autoptr(AssayWorkerJob) self = g_object_ref (step->self);
+  g_autoptr(JsonObject) report = NULL;
+  g_autoptr(GError) error = NULL;
+  GError *failure;
+
+  report = assay_lifecycle_quarantine_finish (ASSAY_LIFECYCLE (source), result, &error);
+  if (!op_done (self))
+    {
+      lifecycle_step_free (step);
+      return;
+    }
+  failure = g_steal_pointer (&step->error);
+  if (report != NULL)
+    emit (self, "quarantined", g_steal_pointer (&report));
+  else
+    {
+      /* the chunks are gone: the job ends INFECTED all the same, and says so */
+      emit (self, "quarantine-failed", reason_fields (error));
+      g_prefix_error (&failure, "the file could not be quarantined (%s); ", error->message);
+    }
+  lifecycle_step_free (step);
+  give_up (self, failure);
+}
+
+static void
+archived_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  LifecycleStep *step = data;
+  g_autoptr(AssayWorkerJob) self = g_object_ref (step->self);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *key = NULL;
+  GError *failure;
+
+  key = assay_lifecycle_archive_finish (ASSAY_LIFECYCLE (source), result, &error);
+  if (!op_done (self))
+    {
+      lifecycle_step_free (step);
+      return;
+    }
+  failure = g_steal_pointer (&step->error);
+  lifecycle_step_free (step);
+  if (key != NULL)
+    {
+      JsonObject *fields = json_object_new ();
+
+      json_object_set_string_member (fields, "key", key);
+      emit (self, "archived", fields);
+      if (self->archive_incoming == NULL)
+        self->archive_incoming = g_steal_pointer (&key);
+    }
+  else
+    {
+      /* the archive is a copy beside the job: its trouble does not fail the job */
+      emit (self, "archive-failed", reason_fields (error));
+      self->archive_moved = TRUE;
+    }
+  if (failure != NULL)
+    give_up (self, failure);
+  else
+    next_stage (self);
+}
+
+/* Moves the archived file to @state once validation has judged it. */
+static void
+archive_move (AssayWorkerJob *self,
+              const char     *state,
+              GError         *failure)
+{
+  self->archive_moved = TRUE;
+  assay_lifecycle_archive_async (self->lifecycle, self->path, self->id, state, self->archive_day,
+                                 self->archive_incoming, self->cancellable, archived_cb,
+                                 lifecycle_step_new (self, failure));
+}
+
+/* Before the stage of @slot: the archive's incoming copy once the scan has passed, its
+ * move to valid/ before the engine. Returns: %TRUE when a step was started (it goes on
+ * with next_stage()). */
+static gboolean
+lifecycle_before_slot (AssayWorkerJob *self,
+                       const char     *slot)
+{
+  if (self->lifecycle == NULL || !assay_lifecycle_get_archive (self->lifecycle))
+    return FALSE;
+  if (!self->archive_started && !g_str_equal (slot, "scan"))
+    {
+      g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+
+      self->archive_started = TRUE;
+      self->archive_day = g_date_time_format (now, "%Y/%m/%d");
+      assay_lifecycle_archive_async (self->lifecycle, self->path, self->id, "incoming",
+                                     self->archive_day, NULL, self->cancellable, archived_cb,
+                                     lifecycle_step_new (self, NULL));
+      return TRUE;
+    }
+  if (self->archive_incoming != NULL && !self->archive_moved && g_str_equal (slot, "engine"))
+    {
+      archive_move (self, "valid", NULL);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* After @stage failed with @error (a verdict): an infected file is quarantined, an
+ * invalid one moved to the archive's invalid/, before the job ends. Returns: %TRUE when
+ * a step was started; it takes @error and ends the job after it. */
+static gboolean
+lifecycle_after_failure (AssayWorkerJob *self,
+                         AssayStage     *stage,
+                         GError         *error)
+{
+  const char *slot = assay_stage_get_name (stage);
+
+  if (self->lifecycle == NULL)
+    return FALSE;
+  if (g_error_matches (error, ASSAY_FAILURE, ASSAY_FAILURE_INFECTED) &&
+      g_str_equal (slot, "scan"))
+    {
+      g_autofree char *signature = assay_lifecycle_signature_from_error (error);
+
+      assay_lifecycle_quarantine_async (self->lifecycle, self->path, self->job, signature,
+                                        self->processor, self->cancellable, quarantined_cb,
+                                        lifecycle_step_new (self, error));
+      return TRUE;
+    }
+  if (g_error_matches (error, ASSAY_FAILURE, ASSAY_FAILURE_INVALID) &&
+      g_str_equal (slot, "validation") && self->archive_incoming != NULL && !self->archive_moved)
+    {
+      archive_move (self, "invalid", error);
+      return TRUE;
+    }
+  return FALSE;
+}
+
 static AssayStage *
 find_stage (AssayWorkerJob *self,
             const char     *slot)
@@ -1662,6 +1842,11 @@ stage_done_cb (GObject      *source,
     }
   if (output == NULL)
     {
+      if (lifecycle_after_failure (self, stage, error))
+        {
+          g_steal_pointer (&error);
+          return;
+        }
       give_up (self, g_steal_pointer (&error));
       return;
     }
@@ -1680,6 +1865,9 @@ next_stage (AssayWorkerJob *self)
     {
       const char *slot = assay_stage_slots[self->slot];
       AssayStage *stage = find_stage (self, slot);
+
+      if (lifecycle_before_slot (self, slot))
+        return;
 
       if (stage == NULL)
         {

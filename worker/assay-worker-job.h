@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "assay-lifecycle.h"
 #include "assay-store.h"
 #include "assay-version-range.h"
 
@@ -45,6 +46,7 @@ typedef struct
   guint decoder_threads;        /* 0 = the number of CPUs */
   guint stage_retry_ms;         /* the first wait before a stage that could not run is
                                  * run again; 0 = 1 s */
+  AssayLifecycle *lifecycle;    /* quarantine, alerts, archive; NULL = none */
 } AssayWorkerJobSetup;
 
 typedef enum

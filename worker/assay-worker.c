@@ -102,6 +102,7 @@ assay_worker_settings_clear (AssayWorkerSettings *settings)
 {
   g_clear_pointer (&settings->accept, assay_version_range_unref);
   g_clear_pointer (&settings->work_dir, g_free);
+  g_clear_object (&settings->lifecycle);
 }
 
 /* Returns: (transfer full): $XDG_CACHE_HOME/assay-worker */
@@ -195,6 +196,7 @@ assay_worker_new (AssayStore                *store,
       self->settings = *settings;
       self->settings.accept = settings->accept ? assay_version_range_ref (settings->accept) : NULL;
       self->settings.work_dir = g_strdup (settings->work_dir);
+      self->settings.lifecycle = settings->lifecycle ? g_object_ref (settings->lifecycle) : NULL;
     }
   else
     assay_worker_settings_init (&self->settings);
@@ -517,6 +519,7 @@ consider (AssayWorker *self,
     .stall_timeout_ms = self->settings.stall_timeout_ms,
     .decoder_threads = self->decoder_threads,
     .stage_retry_ms = self->settings.stage_retry_ms,
+    .lifecycle = self->settings.lifecycle,
   };
 
   if (!assay_item_get_string (item, ASSAY_ITEM_FORM_DYNAMODB, "id", TRUE, &id, NULL) ||

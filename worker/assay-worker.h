@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "assay-lifecycle.h"
 #include "assay-stage.h"
 #include "assay-store.h"
 #include "assay-version-range.h"
@@ -58,6 +59,7 @@ typedef struct
   guint poll_max_ms;
   guint exit_when_idle_ms;     /* 0 = run until stopped */
   guint stage_retry_ms;        /* first wait before a stage that could not run runs again */
+  AssayLifecycle *lifecycle;   /* quarantine, alerts, archive (assay-lifecycle.h); NULL = none */
 } AssayWorkerSettings;
 
 void  assay_worker_settings_init  (AssayWorkerSettings *settings);

@@ -5,6 +5,7 @@
 
 #include "worker-fixture.h"
 #include "assay-chunk-encoder.h"
+#include "assay-defs.h"
 #include "assay-id.h"
 #include "assay-local-store.h"
 #include "assay-result.h"
@@ -97,6 +98,26 @@ remove_tree (const char *path)
     g_unlink (path);
 }
 
+/* assay-worker refuses to start without virus definitions in the store: a tiny set, one
+ * .ndb rule that no test file matches (tests/scan tests the scanning itself). */
+static void
+publish_definitions (WorkerFixture *f)
+{
+  g_autofree char *dir = g_build_filename (f->dir, "fixture-defs", NULL);
+  g_autofree char *ndb = g_build_filename (dir, "fixture.ndb", NULL);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(AssayDefsManifest) manifest = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  g_file_set_contents (ndb, "Assay.Fixture.Never:0:*:6e657665722d6d617463682d31\n", -1, &error);
+  g_assert_no_error (error);
+  assay_defs_publish_async (f->store, dir, NULL, worker_result_cb, &result);
+  worker_wait_for (&result);
+  manifest = assay_defs_publish_finish (f->store, result, &error);
+  g_assert_no_error (error);
+}
+
 void
 worker_fixture_set_up (WorkerFixture *f,
                        gconstpointer  data)
@@ -121,6 +142,7 @@ worker_fixture_set_up (WorkerFixture *f,
   worker_wait_for (&result);
   assay_store_init_finish (f->store, result, &error);
   g_assert_no_error (error);
+  publish_definitions (f);
 }
 
 /* Drops @object and waits for it to be finalized: a store's thread may still hold a
