@@ -588,6 +588,24 @@ assay_watcher_stop (AssayWatcher *self)
     assay_submitter_pause (self->current);
 }
 
+/**
+ * assay_watcher_cancel:
+ * Cancels the upload of @path if it is the one in progress: its job ends CANCELLED and
+ * ::failed is emitted with G_IO_ERROR_CANCELLED. Returns: whether @path was uploading.
+ */
+gboolean
+assay_watcher_cancel (AssayWatcher *self,
+                      const char   *path)
+{
+  g_return_val_if_fail (ASSAY_IS_WATCHER (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (self->current_path == NULL || !g_str_equal (self->current_path, path))
+    return FALSE;
+  g_cancellable_cancel (self->current_cancellable);
+  return TRUE;
+}
+
 /* Returns: whether nothing is waiting, hashing or uploading. */
 gboolean
 assay_watcher_is_idle (AssayWatcher *self)

@@ -41,6 +41,8 @@ void          assay_watcher_set_settle_time (AssayWatcher              *self,
 gboolean      assay_watcher_start           (AssayWatcher              *self,
                                              GError                   **error);
 void          assay_watcher_stop            (AssayWatcher              *self);
+gboolean      assay_watcher_cancel          (AssayWatcher              *self,
+                                             const char                *path);
 gboolean      assay_watcher_is_idle         (AssayWatcher              *self);
 gboolean      assay_watcher_is_ignored_name (const char                *name);
 
