@@ -606,14 +606,8 @@ progress_report (Progress *progress,
 
   if (schedule)
     {
-      /* not g_main_context_invoke(): it would run the callback in this thread whenever
-       * the context happens to be free */
-      g_autoptr(GSource) source = g_idle_source_new ();
-
-      g_source_set_priority (source, G_PRIORITY_DEFAULT);
-      g_source_set_callback (source, progress_dispatch_cb, g_atomic_rc_box_acquire (progress),
-                             progress_unref);
-      g_source_attach (source, progress->context);
+      assay_idle_on (progress->context, progress_dispatch_cb,
+                     g_atomic_rc_box_acquire (progress), progress_unref);
     }
 }
 

@@ -7,6 +7,7 @@
 #include "assay-id.h"
 #include "assay-job.h"
 #include "assay-time.h"
+#include "assay-util.h"
 
 #include <string.h>
 
@@ -386,8 +387,7 @@ encoder_thread (gpointer data)
       self->bytes_read = assay_chunk_encoder_get_bytes_read (encoder);
       self->bytes_compressed = assay_chunk_encoder_get_bytes_written (encoder);
       g_mutex_unlock (&self->lock);
-      g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, pump_cb,
-                                  g_object_ref (self), g_object_unref);
+      assay_idle_on (self->context, pump_cb, g_object_ref (self), g_object_unref);
     }
 
   g_mutex_lock (&self->lock);
@@ -401,8 +401,7 @@ encoder_thread (gpointer data)
     self->digest = assay_digest_stream_dup_digest (ASSAY_DIGEST_STREAM (digest));
   self->encoder_error = g_steal_pointer (&error);
   g_mutex_unlock (&self->lock);
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, pump_cb, g_object_ref (self),
-                              g_object_unref);
+  assay_idle_on (self->context, pump_cb, g_object_ref (self), g_object_unref);
   return NULL;
 }
 
@@ -1119,8 +1118,7 @@ caller_cancelled_cb (GCancellable *cancellable,
 {
   AssaySubmitter *self = data;
 
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, cancel_cb,
-                              g_object_ref (self->cancellable), g_object_unref);
+  assay_idle_on (self->context, cancel_cb, g_object_ref (self->cancellable), g_object_unref);
 }
 
 static void

@@ -129,3 +129,27 @@ assay_wipe_bytes_free (GBytes *bytes)
   assay_wipe (data, len);
   g_free (data);
 }
+
+/**
+ * assay_idle_on:
+ * @context: (nullable): the context to run @func on; %NULL for the global default
+ *
+ * Runs @func (once, at G_PRIORITY_DEFAULT) from an idle source on @context: from another
+ * thread, or from a signal handler (a GCancellable's), to act where the object lives.
+ * Unlike g_main_context_invoke(), never in the calling thread: that one runs @func at
+ * once whenever the caller can acquire @context, so a worker thread would run main-loop
+ * code while nobody iterates it, and a cancel handler would re-enter its caller.
+ */
+void
+assay_idle_on (GMainContext   *context,
+               GSourceFunc     func,
+               gpointer        data,
+               GDestroyNotify  notify)
+{
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, func, data, notify);
+  g_source_set_static_name (source, "assay-idle-on");
+  g_source_attach (source, context);
+}

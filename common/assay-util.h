@@ -17,5 +17,9 @@ gboolean assay_hex_decode_into (const char *hex,
 void     assay_wipe         (gpointer data,
                              gsize    len);
 void     assay_wipe_bytes_free (GBytes *bytes);
+void     assay_idle_on      (GMainContext   *context,
+                             GSourceFunc     func,
+                             gpointer        data,
+                             GDestroyNotify  notify);
 
 G_END_DECLS

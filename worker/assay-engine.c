@@ -6,6 +6,7 @@
 #include "assay-engine.h"
 #include "assay-failure.h"
 #include "assay-strict-json.h"
+#include "assay-util.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -338,8 +339,8 @@ caller_cancelled_cb (GCancellable *cancellable,
 {
   GTask *task = data;
 
-  g_main_context_invoke_full (g_task_get_context (task), G_PRIORITY_DEFAULT,
-                              caller_cancelled_idle_cb, g_object_ref (task), g_object_unref);
+  assay_idle_on (g_task_get_context (task), caller_cancelled_idle_cb, g_object_ref (task),
+                 g_object_unref);
 }
 
 /* Appends @bytes to the output, or stops the run when it would pass the limit. */

@@ -2007,8 +2007,8 @@ caller_cancelled_cb (GCancellable *cancellable,
 {
   AssayWorkerJob *self = data;
 
-  g_main_context_invoke_full (g_task_get_context (self->task), G_PRIORITY_DEFAULT,
-                              caller_cancelled_idle_cb, g_object_ref (self), g_object_unref);
+  assay_idle_on (g_task_get_context (self->task), caller_cancelled_idle_cb, g_object_ref (self),
+                 g_object_unref);
 }
 
 /**

@@ -7,6 +7,7 @@
 #include "assay-id.h"
 #include "assay-item.h"
 #include "assay-time.h"
+#include "assay-util.h"
 #include "assay-worker-job.h"
 
 #include <errno.h>
@@ -814,8 +815,8 @@ caller_cancelled_cb (GCancellable *cancellable,
 {
   AssayWorker *self = data;
 
-  g_main_context_invoke_full (g_task_get_context (self->task), G_PRIORITY_DEFAULT,
-                              caller_cancelled_idle_cb, g_object_ref (self), g_object_unref);
+  assay_idle_on (g_task_get_context (self->task), caller_cancelled_idle_cb, g_object_ref (self),
+                 g_object_unref);
 }
 
 /**

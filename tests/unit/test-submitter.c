@@ -18,6 +18,17 @@ typedef struct
   AssayJournal *journal;
 } Fixture;
 
+static GThread *test_thread;
+
+/* Every property notification (every state change) happens on the caller's thread. */
+static void
+on_caller_thread_cb (GObject    *object,
+                     GParamSpec *pspec,
+                     gpointer    data)
+{
+  g_assert_true (g_thread_self () == test_thread);
+}
+
 /* Runs the main context until *@result is set. */
 static void
 wait_for (GAsyncResult **result)
@@ -309,6 +320,51 @@ test_round_trips (Fixture       *f,
   check_round_trip (f, 1024 * 1024, 64 * 1024, FALSE, 4 * 1024 * 1024);
 }
 
+/* The caller's context left free (nobody iterates it) while the encoder thread works,
+ * runs to its end, or stops for a cancel: the encoder's callbacks still run on the
+ * caller's thread, never on the encoder's own (which would join itself at the end). */
+static void
+test_free_context (Fixture       *f,
+                   gconstpointer  data)
+{
+  const gsize sizes[] = { 0, 1000, 2 * 1024 * 1024, 8 * 1024 * 1024 };
+
+  for (guint i = 0; i < 2 * G_N_ELEMENTS (sizes); i++)
+    {
+      gboolean cancel = i >= G_N_ELEMENTS (sizes);
+      g_autofree char *path = make_file (f, "free-context.bin", sizes[i % G_N_ELEMENTS (sizes)],
+                                         FALSE);
+      g_autoptr(GFile) file = g_file_new_for_path (path);
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      g_autoptr(AssaySubmitter) submitter = NULL;
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *job_id = NULL;
+      AssaySubmitSettings settings;
+
+      assay_submit_settings_init (&settings);
+      settings.chunk_size = 64 * 1024;
+      submitter = assay_submitter_new (f->store, f->key, f->journal, file, &settings);
+      g_signal_connect (submitter, "notify", G_CALLBACK (on_caller_thread_cb), NULL);
+      assay_submitter_run_async (submitter, cancellable, store_result_cb, &result);
+      while (assay_submitter_get_stage (submitter) < ASSAY_SUBMIT_STAGE_UPLOADING && result == NULL)
+        g_main_context_iteration (NULL, TRUE);
+      if (cancel)
+        g_cancellable_cancel (cancellable);
+      g_usleep (300 * 1000);
+      wait_for (&result);
+      job_id = assay_submitter_run_finish (submitter, result, &error);
+      if (cancel)
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      else
+        {
+          g_assert_no_error (error);
+          g_assert_nonnull (job_id);
+        }
+      g_unlink (path);
+    }
+}
+
 static void
 test_not_a_file (Fixture       *f,
                  gconstpointer  data)
@@ -444,9 +500,12 @@ main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
+  test_thread = g_thread_self ();
 
   g_test_add ("/common/submitter/round-trips", Fixture, NULL, fixture_set_up, test_round_trips,
               fixture_tear_down);
+  g_test_add ("/common/submitter/free-context", Fixture, NULL, fixture_set_up,
+              test_free_context, fixture_tear_down);
   g_test_add ("/common/submitter/not-a-file", Fixture, NULL, fixture_set_up, test_not_a_file,
               fixture_tear_down);
   g_test_add ("/common/submitter/cancel", Fixture, NULL, fixture_set_up, test_cancel,
