@@ -356,6 +356,23 @@ setup_tray (AssayApplication *self)
 /* ------------------------------------------------------------------------------------- */
 /* Test report: the job list's state as JSON in a file, for the GUI tests                */
 
+/* The status page (the empty state) shown in @widget, if any. */
+static AdwStatusPage *
+find_status_page (GtkWidget *widget)
+{
+  if (ADW_IS_STATUS_PAGE (widget) && gtk_widget_get_mapped (widget))
+    return ADW_STATUS_PAGE (widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      AdwStatusPage *page = find_status_page (child);
+
+      if (page != NULL)
+        return page;
+    }
+  return NULL;
+}
+
 static gboolean
 write_report_cb (gpointer data)
 {
@@ -367,6 +384,16 @@ write_report_cb (gpointer data)
 
   json_object_set_boolean_member (object, "window", window != NULL &&
                                   gtk_widget_get_visible (GTK_WIDGET (window)));
+  /* the texts the user reads first, in the language of the session (tests/i18n) */
+  if (window != NULL)
+    {
+      AdwStatusPage *status = find_status_page (GTK_WIDGET (window));
+
+      json_object_set_string_member (object, "window_title",
+                                     gtk_window_get_title (GTK_WINDOW (window)));
+      if (status != NULL)
+        json_object_set_string_member (object, "status_title", adw_status_page_get_title (status));
+    }
   json_object_set_boolean_member (object, "worker", self->supervisor != NULL &&
                                   assay_worker_supervisor_is_running (self->supervisor));
   json_object_set_int_member (object, "worker_restarts",

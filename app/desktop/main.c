@@ -11,9 +11,13 @@ main (int   argc,
       char *argv[])
 {
   g_autoptr(AssayApplication) app = NULL;
+  /* ASSAY_LOCALEDIR in the environment: the translations of a build tree (<builddir>/po),
+   * for tests and for running the app uninstalled */
+  const char *localedir = g_getenv ("ASSAY_LOCALEDIR");
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, ASSAY_LOCALEDIR);
+  bindtextdomain (GETTEXT_PACKAGE,
+                  localedir != NULL && *localedir != '\0' ? localedir : ASSAY_LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 

@@ -108,7 +108,8 @@ first_job (JsonObject *report)
   return json_array_get_object_element (jobs, 0);
 }
 
-/* Saves the screen as NAME.png in the build folder and, if @publish, docs/screenshots/. */
+/* Saves the screen as NAME.png in the build folder and, if @publish and the run asks for it
+ * (ASSAY_PUBLISH_SCREENSHOTS=1, `./run screenshots`), in docs/screenshots/. */
 static void
 screenshot (const char *name,
             gboolean    publish)
@@ -132,7 +133,7 @@ screenshot (const char *name,
   g_assert_no_error (error);
   g_assert_true (g_subprocess_wait_check (import, NULL, &error));
   g_assert_no_error (error);
-  if (publish)
+  if (publish && g_strcmp0 (g_getenv ("ASSAY_PUBLISH_SCREENSHOTS"), "1") == 0)
     {
       g_assert_true (g_file_copy (from, to, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, &error));
       g_assert_no_error (error);
