@@ -94,6 +94,22 @@ record_path (AssayJournal *self,
   return g_build_filename (self->dir, name, NULL);
 }
 
+static const char *
+state_to_string (AssayJournalState state)
+{
+  switch (state)
+    {
+    case ASSAY_JOURNAL_UPLOADING:
+      return "uploading";
+    case ASSAY_JOURNAL_SUBMITTED:
+      return "submitted";
+    case ASSAY_JOURNAL_CANCELLED:
+      return "cancelled";
+    default:
+      g_assert_not_reached ();
+    }
+}
+
 static gboolean
 read_entry (JsonObject         *object,
             AssayJournalEntry  *entry)
@@ -107,6 +123,8 @@ read_entry (JsonObject         *object,
     entry->state = ASSAY_JOURNAL_UPLOADING;
   else if (g_str_equal (state, "submitted"))
     entry->state = ASSAY_JOURNAL_SUBMITTED;
+  else if (g_str_equal (state, "cancelled"))
+    entry->state = ASSAY_JOURNAL_CANCELLED;
   else
     return FALSE;
   entry->size = json_object_get_int_member_with_default (object, "size", 0);
@@ -225,8 +243,7 @@ assay_journal_save (AssayJournal       *self,
   json_builder_set_member_name (builder, "path");
   json_builder_add_string_value (builder, entry->path);
   json_builder_set_member_name (builder, "state");
-  json_builder_add_string_value (builder, entry->state == ASSAY_JOURNAL_UPLOADING ? "uploading"
-                                                                                  : "submitted");
+  json_builder_add_string_value (builder, state_to_string (entry->state));
   json_builder_set_member_name (builder, "size");
   json_builder_add_int_value (builder, (gint64) entry->size);
   json_builder_set_member_name (builder, "mtime_us");

@@ -10,13 +10,16 @@ G_BEGIN_DECLS
  * $XDG_STATE_HOME/assay/journal/, written atomically. While a file uploads its record
  * says which job and how many chunks are stored, so that the next run after a crash
  * continues that job; once the job is uploaded the record keeps the file's size, mtime
- * and content hash, so that the same content is never submitted twice.
+ * and content hash, so that the same content is never submitted twice. A job the user
+ * cancelled leaves a CANCELLED record with the file's size and mtime, so that the same
+ * file is not submitted again by itself (only an explicit retry submits it).
  */
 
 typedef enum
 {
   ASSAY_JOURNAL_UPLOADING,
   ASSAY_JOURNAL_SUBMITTED,
+  ASSAY_JOURNAL_CANCELLED,
 } AssayJournalState;
 
 typedef struct

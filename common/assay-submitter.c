@@ -523,8 +523,12 @@ delete_listed (AssaySubmitter *self,
                                   g_object_ref (self));
 }
 
-/* A job that cannot go on (cancelled, its file changed) ends in ERROR, its chunks are
- * deleted and the journal forgets it. */
+static gboolean file_unchanged (AssaySubmitter *self);
+
+/* A job that cannot go on (cancelled, its file changed) ends in ERROR and its chunks are
+ * deleted. A job the caller cancelled, of a file still there as it was, stays in the
+ * journal as CANCELLED, so that the same content is not submitted again by itself;
+ * otherwise the journal forgets it. */
 static void
 abandoned_cb (GObject      *source,
               GAsyncResult *result,
@@ -537,7 +541,19 @@ abandoned_cb (GObject      *source,
   item = assay_store_update_item_finish (ASSAY_STORE (source), result, &error);
   if (error != NULL)
     g_debug ("could not end job %s: %s", assay_job_get_id (self->job), error->message);
-  assay_journal_remove (self->journal, self->path, NULL);
+  g_clear_error (&error);
+  if (g_error_matches (self->error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && self->entry != NULL &&
+      file_unchanged (self))
+    {
+      self->entry->state = ASSAY_JOURNAL_CANCELLED;
+      self->entry->size = self->size;
+      self->entry->mtime_us = self->mtime_us;
+      g_clear_pointer (&self->entry->hash, g_free);
+      if (!assay_journal_save (self->journal, self->entry, &error))
+        g_debug ("could not record the cancel of %s: %s", self->path, error->message);
+    }
+  else
+    assay_journal_remove (self->journal, self->path, NULL);
   delete_listed (self, NULL);
 }
 
@@ -1135,7 +1151,8 @@ cancelled_cb (GCancellable *cancellable,
 /**
  * assay_submitter_run_async:
  * Submits the file. The finish function returns the job id once the job is UPLOADED.
- * A cancelled run ends the job in ERROR (code CANCELLED) and deletes its chunks; a run
+ * A cancelled run ends the job in ERROR (code CANCELLED), deletes its chunks and leaves a
+ * CANCELLED record in the journal (while the file is unchanged); a run
  * that fails on the way (the store went away) keeps its journal, so that the next run
  * continues the same job.
  */

@@ -27,9 +27,14 @@ struct _AssayWatcher
   GFile *folder;
   AssaySubmitSettings settings;
   guint settle_ms;
+  guint rescan_ms;
+  gboolean use_monitors;
 
   gboolean running;
-  GHashTable *monitors;  /* folder path → GFileMonitor */
+  GHashTable *monitors;  /* folder path → GFileMonitor (NULL without monitors) */
+  GHashTable *seen;      /* file path → Seen, while rescans are on */
+  guint rescan_id;
+  GCancellable *rescanning; /* a walk of the tree in flight */
   GHashTable *pending;   /* file path → Pending, waiting to be stable */
   GQueue ready;          /* file paths, stable, waiting for their turn */
   GHashTable *queued;    /* the paths in ready */
@@ -39,6 +44,12 @@ struct _AssayWatcher
   GCancellable *current_cancellable;
   GCancellable *hashing; /* a content comparison in flight */
 };
+
+typedef struct
+{
+  guint64 size;
+  gint64 mtime_us;
+} Seen;
 
 G_DEFINE_FINAL_TYPE (AssayWatcher, assay_watcher, G_TYPE_OBJECT)
 
@@ -64,6 +75,13 @@ pending_free (Pending *pending)
 }
 
 static void
+monitor_free (gpointer monitor)
+{
+  if (monitor != NULL)
+    g_object_unref (monitor);
+}
+
+static void
 assay_watcher_dispose (GObject *object)
 {
   AssayWatcher *self = ASSAY_WATCHER (object);
@@ -83,6 +101,7 @@ assay_watcher_finalize (GObject *object)
   g_clear_object (&self->journal);
   g_clear_object (&self->folder);
   g_hash_table_unref (self->monitors);
+  g_hash_table_unref (self->seen);
   g_hash_table_unref (self->pending);
   g_hash_table_unref (self->queued);
   g_queue_clear_full (&self->ready, g_free);
@@ -111,7 +130,9 @@ assay_watcher_class_init (AssayWatcherClass *klass)
 static void
 assay_watcher_init (AssayWatcher *self)
 {
-  self->monitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->monitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, monitor_free);
+  self->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->use_monitors = TRUE;
   self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                          (GDestroyNotify) pending_free);
   self->queued = g_hash_table_new (g_str_hash, g_str_equal);
@@ -156,6 +177,40 @@ assay_watcher_set_settle_time (AssayWatcher *self,
   g_return_if_fail (ASSAY_IS_WATCHER (self));
 
   self->settle_ms = milliseconds;
+}
+
+static void schedule_rescan (AssayWatcher *self);
+
+/**
+ * assay_watcher_set_rescan_interval:
+ * @milliseconds: the time between two walks of the tree, 0 for none
+ *
+ * Walks the folder every @milliseconds and treats a file that is new or changed since
+ * the last walk as a monitor event would: for folders whose changes raise no event, such
+ * as a document portal's FUSE mount for changes made outside the sandbox.
+ */
+void
+assay_watcher_set_rescan_interval (AssayWatcher *self,
+                                   guint         milliseconds)
+{
+  g_return_if_fail (ASSAY_IS_WATCHER (self));
+
+  self->rescan_ms = milliseconds;
+  g_clear_handle_id (&self->rescan_id, g_source_remove);
+  if (milliseconds == 0)
+    g_hash_table_remove_all (self->seen);
+  schedule_rescan (self);
+}
+
+/* For tests: without monitors, only rescans see changes (as on a document portal). */
+void
+_assay_watcher_set_use_monitors (AssayWatcher *self,
+                                 gboolean      use_monitors)
+{
+  g_return_if_fail (ASSAY_IS_WATCHER (self));
+  g_return_if_fail (!self->running);
+
+  self->use_monitors = use_monitors;
 }
 
 /* Temporary and partial files of browsers, editors and copy tools, and hidden files. */
@@ -251,6 +306,14 @@ note_file (AssayWatcher *self,
 
   if (path == NULL || assay_watcher_is_ignored_name (name) || !stat_file (file, &size, &mtime_us))
     return;
+  if (self->rescan_ms > 0)
+    {
+      Seen *seen = g_new (Seen, 1);
+
+      seen->size = size;
+      seen->mtime_us = mtime_us;
+      g_hash_table_replace (self->seen, g_strdup (path), seen);
+    }
 
   pending = g_hash_table_lookup (self->pending, path);
   if (pending == NULL)
@@ -281,6 +344,7 @@ forget_file (AssayWatcher *self,
   if (path == NULL)
     return;
   g_hash_table_remove (self->pending, path);
+  g_hash_table_remove (self->seen, path);
   if (self->current_path != NULL &&
       (g_str_equal (self->current_path, path) || g_str_has_prefix (self->current_path, prefix)))
     {
@@ -362,13 +426,16 @@ add_folder (AssayWatcher *self,
 
   if (path == NULL || g_hash_table_contains (self->monitors, path))
     return;
-  monitor = g_file_monitor_directory (folder, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
-  if (monitor == NULL)
+  if (self->use_monitors)
     {
-      g_warning ("cannot watch %s: %s", path, error->message);
-      return;
+      monitor = g_file_monitor_directory (folder, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
+      if (monitor == NULL)
+        {
+          g_warning ("cannot watch %s: %s", path, error->message);
+          return;
+        }
+      g_signal_connect (monitor, "changed", G_CALLBACK (changed_cb), self);
     }
-  g_signal_connect (monitor, "changed", G_CALLBACK (changed_cb), self);
   g_hash_table_insert (self->monitors, g_strdup (path), g_steal_pointer (&monitor));
 
   children = g_file_enumerate_children (folder, G_FILE_ATTRIBUTE_STANDARD_NAME,
@@ -376,6 +443,156 @@ add_folder (AssayWatcher *self,
   while (children != NULL &&
          g_file_enumerator_iterate (children, &info, &child, NULL, NULL) && info != NULL)
     created (self, child);
+}
+
+/* ------------------------------------------------------------------------------------- */
+/* Rescanning, where changes raise no event                                              */
+
+typedef struct
+{
+  char *path;
+  gboolean folder;
+  guint64 size;
+  gint64 mtime_us;
+} Found;
+
+static void
+found_free (Found *found)
+{
+  g_free (found->path);
+  g_free (found);
+}
+
+/* Adds the folders and files below @folder to @found, depth first; names ignored as the
+ * monitors ignore them. */
+static void
+walk (GFile        *folder,
+      GPtrArray    *found,
+      GCancellable *cancellable)
+{
+  g_autoptr(GFileEnumerator) children = NULL;
+  GFileInfo *info;
+  GFile *child;
+
+  children = g_file_enumerate_children (folder,
+                                        G_FILE_ATTRIBUTE_STANDARD_NAME ","
+                                        G_FILE_ATTRIBUTE_STANDARD_TYPE ","
+                                        G_FILE_ATTRIBUTE_STANDARD_SIZE ","
+                                        G_FILE_ATTRIBUTE_TIME_MODIFIED ","
+                                        G_FILE_ATTRIBUTE_TIME_MODIFIED_USEC,
+                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, cancellable, NULL);
+  while (children != NULL &&
+         g_file_enumerator_iterate (children, &info, &child, cancellable, NULL) && info != NULL)
+    {
+      GFileType type = g_file_info_get_file_type (info);
+      Found *item;
+
+      if (assay_watcher_is_ignored_name (g_file_info_get_name (info)) ||
+          (type != G_FILE_TYPE_DIRECTORY && type != G_FILE_TYPE_REGULAR))
+        continue;
+      item = g_new0 (Found, 1);
+      item->path = g_file_get_path (child);
+      item->folder = type == G_FILE_TYPE_DIRECTORY;
+      if (!item->folder)
+        {
+          g_autoptr(GDateTime) mtime = g_file_info_get_modification_date_time (info);
+
+          item->size = g_file_info_get_size (info);
+          item->mtime_us = mtime ? g_date_time_to_unix (mtime) * G_USEC_PER_SEC +
+                                     g_date_time_get_microsecond (mtime)
+                                 : 0;
+        }
+      g_ptr_array_add (found, item);
+      if (item->folder)
+        walk (child, found, cancellable);
+    }
+}
+
+static void
+walk_thread (GTask        *task,
+             gpointer      source,
+             gpointer      data,
+             GCancellable *cancellable)
+{
+  GPtrArray *found = g_ptr_array_new_with_free_func ((GDestroyNotify) found_free);
+
+  walk (G_FILE (data), found, cancellable);
+  if (g_task_return_error_if_cancelled (task))
+    g_ptr_array_unref (found);
+  else
+    g_task_return_pointer (task, found, (GDestroyNotify) g_ptr_array_unref);
+}
+
+/* The walk is done: what is new or changed since it was last seen is noted as a monitor
+ * event would note it, and what is gone is forgotten. */
+static void
+walked_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      data)
+{
+  AssayWatcher *self = ASSAY_WATCHER (source);
+  g_autoptr(GPtrArray) found = g_task_propagate_pointer (G_TASK (result), NULL);
+  g_autoptr(GHashTable) present = NULL;
+  g_autoptr(GPtrArray) gone = NULL;
+  GHashTableIter iter;
+  gpointer key;
+
+  if (g_task_get_cancellable (G_TASK (result)) != self->rescanning)
+    return; /* a walk of before a stop */
+  g_clear_object (&self->rescanning);
+  if (found == NULL || !self->running || self->rescan_ms == 0)
+    return;
+
+  present = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < found->len; i++)
+    {
+      Found *item = g_ptr_array_index (found, i);
+      g_autoptr(GFile) file = g_file_new_for_path (item->path);
+      Seen *seen;
+
+      g_hash_table_add (present, item->path);
+      if (item->folder)
+        {
+          add_folder (self, file); /* a new folder: watched, and what it holds noted */
+          continue;
+        }
+      seen = g_hash_table_lookup (self->seen, item->path);
+      if (seen == NULL || seen->size != item->size || seen->mtime_us != item->mtime_us)
+        note_file (self, file, FALSE);
+    }
+
+  gone = g_ptr_array_new_with_free_func (g_object_unref);
+  g_hash_table_iter_init (&iter, self->seen);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (!g_hash_table_contains (present, key))
+      g_ptr_array_add (gone, g_file_new_for_path (key));
+  for (guint i = 0; i < gone->len; i++)
+    forget_file (self, g_ptr_array_index (gone, i));
+
+  schedule_rescan (self);
+}
+
+static gboolean
+rescan_cb (gpointer data)
+{
+  AssayWatcher *self = data;
+  g_autoptr(GTask) task = NULL;
+
+  self->rescan_id = 0;
+  self->rescanning = g_cancellable_new ();
+  task = g_task_new (self, self->rescanning, walked_cb, NULL);
+  g_task_set_source_tag (task, rescan_cb);
+  g_task_set_task_data (task, g_object_ref (self->folder), g_object_unref);
+  g_task_run_in_thread (task, walk_thread);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_rescan (AssayWatcher *self)
+{
+  if (!self->running || self->rescan_ms == 0 || self->rescan_id != 0 || self->rescanning != NULL)
+    return;
+  self->rescan_id = g_timeout_add (self->rescan_ms, rescan_cb, self);
 }
 
 /* ------------------------------------------------------------------------------------- */
@@ -504,6 +721,9 @@ start_next (AssayWatcher *self)
         continue;
 
       entry = assay_journal_lookup (self->journal, path, NULL);
+      if (entry != NULL && entry->state == ASSAY_JOURNAL_CANCELLED && entry->size == size &&
+          entry->mtime_us == mtime_us)
+        continue; /* cancelled by the user: only a retry submits it again */
       if (entry == NULL || entry->state != ASSAY_JOURNAL_SUBMITTED || entry->hash == NULL)
         {
           /* new, or an upload to continue */
@@ -564,6 +784,7 @@ assay_watcher_start (AssayWatcher  *self,
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot watch %s", path);
       return FALSE;
     }
+  schedule_rescan (self);
   return TRUE;
 }
 
@@ -578,7 +799,12 @@ assay_watcher_stop (AssayWatcher *self)
   g_return_if_fail (ASSAY_IS_WATCHER (self));
 
   self->running = FALSE;
+  g_clear_handle_id (&self->rescan_id, g_source_remove);
+  if (self->rescanning != NULL)
+    g_cancellable_cancel (self->rescanning);
+  g_clear_object (&self->rescanning);
   g_hash_table_remove_all (self->monitors);
+  g_hash_table_remove_all (self->seen);
   g_hash_table_remove_all (self->pending);
   g_hash_table_remove_all (self->queued);
   g_queue_clear_full (&self->ready, g_free);
@@ -612,6 +838,7 @@ assay_watcher_is_idle (AssayWatcher *self)
 {
   g_return_val_if_fail (ASSAY_IS_WATCHER (self), TRUE);
 
-  return self->current == NULL && self->hashing == NULL && g_queue_is_empty (&self->ready) &&
+  return self->current == NULL && self->hashing == NULL && self->rescanning == NULL &&
+         g_queue_is_empty (&self->ready) &&
          g_hash_table_size (self->pending) == 0;
 }

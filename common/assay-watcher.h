@@ -19,6 +19,10 @@ G_BEGIN_DECLS
  * most once, across restarts too. A file deleted while it uploads cancels its job. Files
  * are only ever read.
  *
+ * Where changes raise no monitor event (a document portal's FUSE mount does not report
+ * changes made outside the sandbox), a periodic rescan walks the tree and notes new and
+ * changed files as events would: assay_watcher_set_rescan_interval().
+ *
  * One file uploads at a time (each upload already runs its chunks in parallel), so memory
  * stays that of one submitter.
  *
@@ -38,6 +42,8 @@ AssayWatcher *assay_watcher_new             (AssayStore                *store,
                                              const AssaySubmitSettings *settings);
 void          assay_watcher_set_settle_time (AssayWatcher              *self,
                                              guint                      milliseconds);
+void          assay_watcher_set_rescan_interval (AssayWatcher          *self,
+                                                 guint                  milliseconds);
 gboolean      assay_watcher_start           (AssayWatcher              *self,
                                              GError                   **error);
 void          assay_watcher_stop            (AssayWatcher              *self);
@@ -45,5 +51,9 @@ gboolean      assay_watcher_cancel          (AssayWatcher              *self,
                                              const char                *path);
 gboolean      assay_watcher_is_idle         (AssayWatcher              *self);
 gboolean      assay_watcher_is_ignored_name (const char                *name);
+
+/* For tests: without monitors, as where no event arrives, only rescans see changes. */
+void          _assay_watcher_set_use_monitors (AssayWatcher            *self,
+                                               gboolean                 use_monitors);
 
 G_END_DECLS

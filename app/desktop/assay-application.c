@@ -191,6 +191,18 @@ quit_action (GSimpleAction *action,
   g_application_quit (G_APPLICATION (self));
 }
 
+/* The banner's Try Again: the local processor, at once (no definitions yet, say). */
+static void
+restart_processor_action (GSimpleAction *action,
+                          GVariant      *parameter,
+                          gpointer       data)
+{
+  AssayApplication *self = data;
+
+  if (self->supervisor != NULL)
+    assay_worker_supervisor_retry (self->supervisor);
+}
+
 static void
 show_result_action (GSimpleAction *action,
                     GVariant      *parameter,
@@ -223,6 +235,7 @@ static const GActionEntry app_actions[] = {
   { "about", about_action },
   { "quit", quit_action },
   { "show-result", show_result_action, "s" },
+  { "restart-processor", restart_processor_action },
   { "onboarding-done", onboarding_done_action },
 };
 
@@ -451,6 +464,11 @@ static void
 supervisor_cb (AssayApplication *self)
 {
   const char *problem = assay_worker_supervisor_get_problem (self->supervisor);
+  GAction *restart = g_action_map_lookup_action (G_ACTION_MAP (self), "restart-processor");
+
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (restart),
+                               !assay_worker_supervisor_is_running (self->supervisor) &&
+                               problem != NULL);
 
   if (assay_worker_supervisor_is_running (self->supervisor))
     {
@@ -509,6 +527,8 @@ config_loaded_cb (GObject      *source,
       return;
     }
   assay_job_list_set_problem (self->jobs, NULL);
+  if (self->supervisor != NULL)
+    supervisor_cb (self); /* waiting for virus definitions, say */
 }
 
 static void

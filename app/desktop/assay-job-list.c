@@ -9,11 +9,15 @@
 #include "assay-watcher.h"
 
 #include <glib/gi18n.h>
+#include <unistd.h>
 
 /* How often a job that is not final is read again: from FOLLOW_MIN_MS, growing by half
  * each time nothing changed, to FOLLOW_MAX_MS. */
 #define FOLLOW_MIN_MS 200
 #define FOLLOW_MAX_MS 3000
+
+/* How often a folder that raises no events (the document portal's) is walked. */
+#define RESCAN_MS 30000
 
 struct _AssayJobList
 {
@@ -844,12 +848,29 @@ load_history (AssayJobList *self)
       assay_job_row_set_job_id (row, entry->job);
       if (entry->state == ASSAY_JOURNAL_UPLOADING)
         assay_job_row_set_status (row, ASSAY_JOB_ROW_PAUSED);
+      else if (entry->state == ASSAY_JOURNAL_CANCELLED)
+        {
+          assay_job_row_set_error (row, "CANCELLED", _("The upload was cancelled."));
+          assay_job_row_set_status (row, ASSAY_JOB_ROW_CANCELLED);
+        }
       else
         {
           assay_job_row_set_status (row, ASSAY_JOB_ROW_UPLOADED);
           follow_start (self, row, entry->job, FALSE);
         }
     }
+}
+
+/* A folder chosen through the document portal is a FUSE mount that raises no inotify
+ * event for changes made outside the sandbox: the watcher rescans it. */
+static gboolean
+needs_rescan (GFile *folder)
+{
+  g_autofree char *portal = g_strdup_printf ("/run/user/%u/doc/", (guint) getuid ());
+  const char *path = g_file_peek_path (folder);
+
+  return g_file_test ("/.flatpak-info", G_FILE_TEST_EXISTS) ||
+         (path != NULL && g_str_has_prefix (path, portal));
 }
 
 static gboolean
@@ -862,6 +883,8 @@ start_watcher (AssayJobList  *self,
 
   if (settle != NULL)
     assay_watcher_set_settle_time (watcher, (guint) g_ascii_strtoull (settle, NULL, 10));
+  if (needs_rescan (self->folder))
+    assay_watcher_set_rescan_interval (watcher, RESCAN_MS);
   g_signal_connect_object (watcher, "submitter-started", G_CALLBACK (submitter_started_cb),
                            self, 0);
   g_signal_connect_object (watcher, "submitted", G_CALLBACK (watcher_submitted_cb), self, 0);

@@ -235,16 +235,14 @@ wait_name (const char *name)
 }
 
 /* The worker refuses to start without virus definitions in the store: a tiny set (one
- * .ndb rule that matches nothing here), published with `assay-worker defs publish`. */
+ * .ndb rule that matches nothing here) where the system's ClamAV databases would be
+ * ($ASSAY_SYSTEM_DEFS_DIR for /var/lib/clamav), which the app publishes in its fresh
+ * store itself. */
 static void
-publish_definitions (void)
+write_definitions (void)
 {
   g_autofree char *dir = g_build_filename (gui.dir, "defs", NULL);
   g_autofree char *ndb = g_build_filename (dir, "assay-test.ndb", NULL);
-  g_autofree char *local = g_strconcat ("--local=", gui.store, NULL);
-  g_autofree char *from = g_strconcat ("--from=", dir, NULL);
-  g_autoptr(GSubprocess) publish = NULL;
-  g_autoptr(GError) error = NULL;
 
   g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
   g_assert_true (g_file_set_contents (ndb, "Assay.Test.Never:0:*:6e657665722d6d617463682d31\n"
@@ -252,11 +250,6 @@ publish_definitions (void)
                                       "Assay.Test.Infected:0:*:"
                                       "61737361792d696e6665637465642d6d61726b6572\n",
                                       -1, NULL));
-  publish = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, g_getenv ("ASSAY_WORKER"),
-                              "defs", "publish", from, local, NULL);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_wait_check (publish, NULL, &error));
-  g_assert_no_error (error);
 }
 
 /* The app goes when this test does, even when it fails on the way. */
@@ -282,6 +275,7 @@ start_app (void)
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_autofree char *worker_args = NULL;
   g_autofree char *work_dir = g_build_filename (gui.dir, "work", NULL);
+  g_autofree char *defs_dir = g_build_filename (gui.dir, "defs", NULL);
   g_autoptr(GError) error = NULL;
 
   g_clear_object (&gui.app);
@@ -292,6 +286,7 @@ start_app (void)
   g_subprocess_launcher_setenv (launcher, "GSETTINGS_BACKEND", "keyfile", TRUE);
   g_subprocess_launcher_setenv (launcher, "ASSAY_WORKER_ARGS", worker_args, TRUE);
   g_subprocess_launcher_setenv (launcher, "ASSAY_SETTLE_MS", "300", TRUE);
+  g_subprocess_launcher_setenv (launcher, "ASSAY_SYSTEM_DEFS_DIR", defs_dir, TRUE);
   g_subprocess_launcher_setenv (launcher, "GSK_RENDERER", "cairo", TRUE);
   g_subprocess_launcher_setenv (launcher, "GDK_BACKEND", "x11", TRUE);
   /* no AT-SPI bus: its registry, activated on this bus, would write on the TAP stream */
@@ -306,8 +301,8 @@ start_app (void)
   g_assert_no_error (error);
 }
 
-/* The app starts in local mode: window shown, worker running, tray registered, no
- * problem, no job yet. */
+/* The app starts in local mode, on a fresh store: the system's virus definitions
+ * published, window shown, worker running, tray registered, no problem, no job yet. */
 static void
 test_start (void)
 {
@@ -320,11 +315,19 @@ test_start (void)
   wait_name ("org.kde.StatusNotifierWatcher");
   write_settings ();
   store_key ();
-  publish_definitions ();
+  write_definitions ();
   start_app ();
 
   report = wait_report (app_ready, NULL, 30, "the app to start");
   g_assert_null (json_object_get_member (report, "problem"));
+  /* the app published the system's definitions in its fresh store */
+  {
+    g_autofree char *manifest = g_build_filename (gui.store, "objects", "defs", "manifest.json",
+                                                  NULL);
+
+    g_assert_true (g_file_test (manifest, G_FILE_TEST_EXISTS));
+    g_assert_cmpint (json_object_get_int_member (report, "worker_restarts"), ==, 0);
+  }
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (report, "jobs")), ==, 0);
   g_assert_cmpstr (json_object_get_string_member (report, "state"), ==, "idle");
   screenshot ("empty-state", TRUE);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* AssayJobList, the desktop app's model of jobs, without a display: on a local store with
  * a real watcher and submitter (no processor, so jobs stop at UPLOADED), a dropped file
- * becomes a row that follows its upload; Cancel ends the job CANCELLED in the store; Retry
- * submits it again as a new job; Pause pauses the upload and Resume continues the same
- * job from the journal. */
+ * becomes a row that follows its upload; Cancel ends the job CANCELLED in the store, and a
+ * restart lists it cancelled without uploading it again; Retry submits it again as a new
+ * job; Pause pauses the upload and Resume continues the same job from the journal. */
 #include "config.h"
 
 #include "assay-job-list.h"
@@ -226,6 +226,25 @@ test_cancel_retry (Fixture       *f,
   cancelled = store_job (f, first);
   g_assert_cmpint (assay_job_get_status (cancelled), ==, ASSAY_JOB_STATUS_ERROR);
   g_assert_cmpstr (assay_job_get_error_code (cancelled), ==, "CANCELLED");
+
+  /* started again: the cancelled file is listed as cancelled, not uploaded again */
+  assay_job_list_stop (f->list);
+  g_assert_finalize_object (f->list);
+  f->list = assay_job_list_new ();
+  start (f);
+  {
+    gint64 end = g_get_monotonic_time () + 1500 * 1000;
+    guint tick = g_timeout_add (50, tick_cb, NULL);
+
+    while (g_get_monotonic_time () < end)
+      g_main_context_iteration (NULL, TRUE);
+    g_source_remove (tick);
+  }
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (f->list)), ==, 1);
+  row = row_at (f, 0);
+  g_assert_cmpint (assay_job_row_get_status (row), ==, ASSAY_JOB_ROW_CANCELLED);
+  g_assert_cmpstr (assay_job_row_get_job_id (row), ==, first);
+  g_assert_true (assay_job_list_is_idle (f->list));
 
   /* Retry: the same row, a new job */
   assay_job_row_request_retry (row);

@@ -433,7 +433,7 @@ test_cancel (Fixture       *f,
   g_clear_error (&error);
   g_assert_cmpint (assay_submitter_get_stage (submitter), ==, ASSAY_SUBMIT_STAGE_CANCELLED);
 
-  /* the job ended in ERROR, its chunks are gone, and the journal forgot it */
+  /* the job ended in ERROR, its chunks are gone, and the journal records the cancel */
   item = get_job (f, assay_submitter_get_job_id (submitter));
   job = assay_job_new_from_object (item, ASSAY_ITEM_FORM_DYNAMODB, &error);
   g_assert_no_error (error);
@@ -444,10 +444,33 @@ test_cancel (Fixture       *f,
   keys = list_objects (f, prefix);
   g_assert_cmpuint (keys->len, ==, 0);
   entry = assay_journal_lookup (f->journal, path, &error);
-  g_assert_null (entry);
+  g_assert_no_error (error);
+  g_assert_nonnull (entry);
+  g_assert_cmpint (entry->state, ==, ASSAY_JOURNAL_CANCELLED);
+  g_assert_cmpuint (entry->size, ==, 8 * 1024 * 1024);
+  g_assert_cmpstr (entry->job, ==, assay_submitter_get_job_id (submitter));
+  g_assert_null (entry->hash);
 
   /* and the original file is untouched */
   g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+
+  /* a retry submits it again, as a new job */
+  {
+    g_autoptr(AssaySubmitter) retry = NULL;
+    g_autoptr(AssayJournalEntry) after = NULL;
+    g_autofree char *retry_id = NULL;
+
+    settings.bandwidth = 0;
+    retry = assay_submitter_new (f->store, f->key, f->journal, file, &settings);
+    retry_id = run_submitter (retry, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (retry_id);
+    g_assert_cmpstr (retry_id, !=, job_id ? job_id : assay_submitter_get_job_id (submitter));
+    after = assay_journal_lookup (f->journal, path, &error);
+    g_assert_nonnull (after);
+    g_assert_cmpint (after->state, ==, ASSAY_JOURNAL_SUBMITTED);
+    g_assert_cmpstr (after->job, ==, retry_id);
+  }
 }
 
 static gboolean

@@ -107,23 +107,38 @@ failed_cb (AssayWatcher *watcher,
   f->failures++;
 }
 
+/* A watcher not started yet; @bandwidth 0 for no limit. */
 static AssayWatcher *
-start_watcher (Fixture *f)
+new_watcher (Fixture *f,
+             guint64  bandwidth)
 {
   g_autoptr(GFile) folder = g_file_new_for_path (f->folder);
-  g_autoptr(GError) error = NULL;
   AssaySubmitSettings settings;
   AssayWatcher *watcher;
 
   assay_submit_settings_init (&settings);
   settings.preset = 0;
+  if (bandwidth > 0)
+    {
+      settings.chunk_size = 64 * 1024;
+      settings.bandwidth = bandwidth;
+    }
   watcher = assay_watcher_new (f->store, f->key, f->journal, folder, &settings);
   assay_watcher_set_settle_time (watcher, 300);
   g_signal_connect (watcher, "submitted", G_CALLBACK (submitted_cb), f);
   g_signal_connect (watcher, "failed", G_CALLBACK (failed_cb), f);
+  return watcher;
+}
+
+static AssayWatcher *
+start_watcher (Fixture *f)
+{
+  g_autoptr(AssayWatcher) watcher = new_watcher (f, 0);
+  g_autoptr(GError) error = NULL;
+
   assay_watcher_start (watcher, &error);
   g_assert_no_error (error);
-  return watcher;
+  return g_steal_pointer (&watcher);
 }
 
 /* Runs the main context for @ms milliseconds. */
@@ -286,6 +301,130 @@ test_moved_in_and_restart (Fixture       *f,
   g_assert_cmpuint (f->failures, ==, 0);
 }
 
+/* Runs the main context until @name was submitted @n times (at most 20 s). */
+static void
+run_until_count (Fixture    *f,
+                 const char *name,
+                 guint       n)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (count (f, name) < n && g_get_monotonic_time () < deadline)
+    run_for (20);
+  g_assert_cmpuint (count (f, name), ==, n);
+}
+
+/* Without monitor events (a document portal's FUSE mount), the rescan finds new and
+ * changed files, in new folders too, and submits each content once. */
+static void
+test_rescan (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autoptr(AssayWatcher) watcher = new_watcher (f, 0);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sub = g_build_filename (f->folder, "sub", NULL);
+
+  write_file (f->folder, "before.txt", "there at the start");
+  _assay_watcher_set_use_monitors (watcher, FALSE);
+  assay_watcher_start (watcher, &error);
+  g_assert_no_error (error);
+  run_until_idle (watcher);
+  g_assert_cmpuint (count (f, "before.txt"), ==, 1);
+
+  /* no event, no rescan: nothing sees it */
+  write_file (f->folder, "late.txt", "appeared without an event");
+  run_for (800);
+  g_assert_cmpuint (count (f, "late.txt"), ==, 0);
+
+  assay_watcher_set_rescan_interval (watcher, 100);
+  run_until_count (f, "late.txt", 1);
+  g_assert_cmpint (g_mkdir (sub, 0700), ==, 0);
+  write_file (sub, "nested.txt", "in a folder that appeared without an event");
+  write_file (sub, "ignored.part", "partial");
+  run_until_count (f, "nested.txt", 1);
+
+  /* more rescans submit nothing again; changed content is new */
+  run_for (1000);
+  g_assert_cmpuint (count (f, "before.txt"), ==, 1);
+  g_assert_cmpuint (count (f, "late.txt"), ==, 1);
+  g_assert_cmpuint (count (f, "nested.txt"), ==, 1);
+  write_file (f->folder, "late.txt", "appeared without an event, then changed");
+  run_until_count (f, "late.txt", 2);
+  run_for (1000);
+  g_assert_cmpuint (count (f, "late.txt"), ==, 2);
+  g_assert_cmpuint (count (f, "ignored.part"), ==, 0);
+  g_assert_cmpuint (g_hash_table_size (f->submitted), ==, 3);
+  g_assert_cmpuint (f->failures, ==, 0);
+
+  assay_watcher_stop (watcher);
+  g_assert_finalize_object (g_steal_pointer (&watcher));
+}
+
+static void
+started_cb (AssayWatcher   *watcher,
+            AssaySubmitter *submitter,
+            AssaySubmitter **out)
+{
+  g_set_object (out, submitter);
+}
+
+/* A file whose upload the user cancelled is not submitted again after a restart, unless
+ * retried. */
+static void
+test_cancelled_and_restart (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autoptr(AssayWatcher) watcher = new_watcher (f, 1024 * 1024);
+  g_autoptr(AssaySubmitter) submitter = NULL;
+  g_autoptr(AssayJournalEntry) entry = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename (f->folder, "big.bin", NULL);
+  g_autofree char *outside = g_build_filename (f->dir, "big.bin", NULL);
+  g_autofree char *contents = g_malloc (4 * 1024 * 1024);
+
+  /* incompressible, so that it uploads for seconds at 1 MiB/s */
+  for (gsize i = 0; i < 4 * 1024 * 1024; i += 4)
+    *(guint32 *) (contents + i) = g_random_int ();
+  g_file_set_contents (outside, contents, 4 * 1024 * 1024, &error);
+  g_assert_no_error (error);
+  g_signal_connect (watcher, "submitter-started", G_CALLBACK (started_cb), &submitter);
+  assay_watcher_start (watcher, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_rename (outside, path), ==, 0);
+
+  while (submitter == NULL || assay_submitter_get_chunks (submitter) == 0)
+    run_for (20);
+  g_assert_true (assay_watcher_cancel (watcher, path));
+  run_until_idle (watcher);
+  g_assert_cmpuint (f->failures, ==, 1);
+  g_assert_cmpuint (count (f, "big.bin"), ==, 0);
+  entry = assay_journal_lookup (f->journal, path, NULL);
+  g_assert_nonnull (entry);
+  g_assert_cmpint (entry->state, ==, ASSAY_JOURNAL_CANCELLED);
+
+  /* started again: the cancelled file is not submitted again */
+  assay_watcher_stop (watcher);
+  g_clear_object (&submitter);
+  g_assert_finalize_object (g_steal_pointer (&watcher));
+  watcher = new_watcher (f, 0);
+  g_signal_connect (watcher, "submitter-started", G_CALLBACK (started_cb), &submitter);
+  assay_watcher_start (watcher, &error);
+  g_assert_no_error (error);
+  run_for (800);
+  run_until_idle (watcher);
+  g_assert_null (submitter);
+  g_assert_cmpuint (count (f, "big.bin"), ==, 0);
+
+  /* new content under the same name is new */
+  g_file_set_contents (path, "new content", -1, &error);
+  g_assert_no_error (error);
+  run_until_count (f, "big.bin", 1);
+  g_assert_cmpuint (f->failures, ==, 1);
+  assay_watcher_stop (watcher);
+  g_clear_object (&submitter);
+  g_assert_finalize_object (g_steal_pointer (&watcher));
+}
+
 static void
 test_ignored_names (void)
 {
@@ -309,6 +448,10 @@ main (int   argc,
               fixture_tear_down);
   g_test_add ("/common/watcher/moved-in-and-restart", Fixture, NULL, fixture_set_up,
               test_moved_in_and_restart, fixture_tear_down);
+  g_test_add ("/common/watcher/rescan", Fixture, NULL, fixture_set_up, test_rescan,
+              fixture_tear_down);
+  g_test_add ("/common/watcher/cancelled-and-restart", Fixture, NULL, fixture_set_up,
+              test_cancelled_and_restart, fixture_tear_down);
 
   return g_test_run ();
 }
