@@ -8,10 +8,12 @@
 #include "assay-failure.h"
 #include "assay-lifecycle.h"
 #include "assay-quarantine.h"
+#include "assay-scan.h"
 #include "assay-validation.h"
 #include "assay-worker.h"
 #include "worker-fixture.h"
 #include "lifecycle-helpers.h"
+#include "scan-test-defs.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -477,6 +479,92 @@ test_quarantine_infected (WorkerFixture *f,
   infected_clear (&t);
 }
 
+/* The real scan stage (libclamav, the scan tests' EICAR rule): the EICAR test file as it
+ * is, inside a zip, and inside a tar.gz, each INFECTED, quarantined with its signature,
+ * announced to the webhook, and never given to the engine. */
+static void
+test_quarantine_real_scan (WorkerFixture *f,
+                           gconstpointer  data)
+{
+  g_autofree char *defs = g_build_filename (f->dir, "defs", NULL);
+  g_autofree char *made = g_build_filename (f->dir, "made", NULL);
+  g_autofree char *eicar = scan_test_eicar ();
+  g_autofree char *signature = g_strconcat (SCAN_TEST_EICAR_SIG, SCAN_TEST_UNOFFICIAL, NULL);
+  g_autofree char *message = g_strconcat ("infected: ", signature, NULL);
+  g_autoptr(AssayLifecycle) lifecycle = NULL;
+  g_autoptr(AssayScanStage) scan = NULL;
+  g_autoptr(GError) error = NULL;
+  AssayLifecycleSettings settings = { 0 };
+  AssayScanSettings scan_settings;
+  Receiver *receiver = receiver_start (0);
+  const char *kinds[] = { "file", "zip", "tar.gz" };
+  TestWorker *w;
+
+  g_mkdir_with_parents (made, 0700);
+  scan_test_write_defs (defs);
+  assay_scan_settings_init (&scan_settings);
+  scan = assay_scan_stage_new (&scan_settings);
+  g_assert_true (assay_scan_stage_load (scan, defs, "lifecycle-test", NULL, &error));
+  g_assert_no_error (error);
+
+  settings.alert_webhook = receiver->url;
+  settings.alert_retry_ms = 100;
+  lifecycle = assay_lifecycle_new (f->store, &settings, &error);
+  g_assert_no_error (error);
+  w = start_worker (f, lifecycle,
+                    (AssayStage *[]) { ASSAY_STAGE (g_object_ref (scan)), make_engine (f), NULL });
+
+  for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("eicar.%s", g_str_equal (kinds[i], "file")
+                                                           ? "com" : kinds[i]);
+      g_autofree char *path = NULL;
+      g_autofree char *contents = NULL;
+      g_autofree char *id = NULL;
+      g_autoptr(AssayJob) job = NULL;
+      gsize len;
+      JsonObject *line;
+
+      if (g_str_equal (kinds[i], "file"))
+        path = scan_test_write_file (made, name, eicar, -1);
+      else
+        path = scan_test_archive (made, kinds[i], name, "eicar.com", eicar, 1);
+      g_assert_true (g_file_get_contents (path, &contents, &len, &error));
+      id = submit_bytes (f, name, contents, (gssize) len);
+      job = worker_fixture_wait_final (f, id, 30000);
+      g_test_message ("%s: %s %s", kinds[i], assay_job_get_error_code (job),
+                      assay_job_get_error_message (job));
+      g_assert_cmpint (assay_job_get_status (job), ==, ASSAY_JOB_STATUS_ERROR);
+      g_assert_cmpstr (assay_job_get_error_code (job), ==, "INFECTED");
+      g_assert_cmpstr (assay_job_get_error_message (job), ==, message);
+      line = find_event (w, "quarantined", id);
+      g_assert_nonnull (line);
+      g_assert_cmpstr (json_object_get_string_member (
+                         json_object_get_object_member (line, "alert"), "webhook"), ==,
+                       "delivered");
+      {
+        g_autoptr(GPtrArray) keys = list_keys (f, "quarantine/");
+        g_autofree char *key = NULL;
+        g_autoptr(GBytes) stored = NULL;
+        AssayObjectInfo *info = NULL;
+
+        for (guint k = 0; k < keys->len && key == NULL; k++)
+          if (g_str_has_suffix (keys->pdata[k], id))
+            key = g_strdup (keys->pdata[k]);
+        g_assert_nonnull (key);
+        stored = get_object (f, key, &info);
+        g_assert_cmpmem (g_bytes_get_data (stored, NULL), g_bytes_get_size (stored), contents,
+                         len);
+        g_assert_cmpstr (g_hash_table_lookup (info->metadata, "assay-signature"), ==, signature);
+        assay_object_info_free (info);
+      }
+    }
+  g_assert_cmpuint (receiver->bodies->len, ==, G_N_ELEMENTS (kinds));
+  g_assert_cmpuint (worker_fixture_engine_runs (f, NULL), ==, 0);
+  stop_worker (w);
+  receiver_free (receiver);
+}
+
 /* An alert webhook that never answers well does not hold the job beyond alert-timeout. */
 static void
 test_quarantine_alert_bounded (WorkerFixture *f,
@@ -928,6 +1016,7 @@ main (int   argc,
   ADD ("/lifecycle/validation/reject", test_validation_reject);
   ADD ("/lifecycle/validation/timeout", test_validation_timeout);
   ADD ("/lifecycle/quarantine/infected", test_quarantine_infected);
+  ADD ("/lifecycle/quarantine/real-scan", test_quarantine_real_scan);
   ADD ("/lifecycle/quarantine/alert-bounded", test_quarantine_alert_bounded);
   ADD ("/lifecycle/quarantine/release", test_quarantine_release);
   ADD ("/lifecycle/quarantine/delete", test_quarantine_delete);
