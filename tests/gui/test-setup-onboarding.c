@@ -40,6 +40,8 @@ fixture_setup (Fixture       *fixture,
     {
       app = adw_application_new ("io.github.assay.Assay.TestOnboarding",
                                  G_APPLICATION_NON_UNIQUE);
+      /* the app's resources (its icons among them) as the app finds them */
+      g_application_set_resource_base_path (G_APPLICATION (app), "/io/github/assay/Assay");
       g_application_register (G_APPLICATION (app), NULL, &error);
       g_assert_no_error (error);
     }
