@@ -32,6 +32,7 @@ struct _AssayJobList
   AssayWatcher *watcher;
   GHashTable *follows;         /* AssayJobRow → Follow */
   GHashTable *retries;         /* AssayJobRow → GCancellable of its own submitter */
+  GHashTable *resubmits;       /* AssayJobRow → automatic resubmissions so far (GUINT) */
   GCancellable *cancellable;   /* everything the list started */
   guint restart_id;            /* waiting for a paused watcher to let go */
   gboolean started;
@@ -150,6 +151,7 @@ assay_job_list_dispose (GObject *object)
   assay_job_list_stop (self);
   g_clear_pointer (&self->follows, g_hash_table_unref);
   g_clear_pointer (&self->retries, g_hash_table_unref);
+  g_clear_pointer (&self->resubmits, g_hash_table_unref);
 
   G_OBJECT_CLASS (assay_job_list_parent_class)->dispose (object);
 }
@@ -226,6 +228,7 @@ assay_job_list_init (AssayJobList *self)
   self->batch = g_ptr_array_new_with_free_func (g_object_unref);
   self->follows = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) follow_free);
   self->retries = g_hash_table_new_full (NULL, NULL, g_object_unref, g_object_unref);
+  self->resubmits = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
   self->cancellable = g_cancellable_new ();
   assay_submit_settings_init (&self->settings);
 }
@@ -240,6 +243,10 @@ assay_job_list_new (void)
 /* Rows                                                                                  */
 
 static void retry_cb (AssayJobRow *row, AssayJobList *self);
+
+/* Automatic resubmissions of a job that ended in a retryable error (as `assay-cli submit
+ * --wait`), before the failure is shown. */
+#define MAX_RESUBMITS 2
 static void cancel_cb (AssayJobRow *row, AssayJobList *self);
 
 static AssayJobRow *
@@ -448,8 +455,27 @@ got_job_cb (GObject      *source,
     }
   if (status == ASSAY_JOB_STATUS_ERROR)
     {
+      AssayJobList *list = follow->list;
+      g_autoptr(AssayJobRow) row = g_object_ref (follow->row);
+      guint resubmits = GPOINTER_TO_UINT (g_hash_table_lookup (list->resubmits, row));
+
+      /* a job lost on the way (its chunks gone, the upload stalled, too many attempts)
+       * goes again as a new job by itself, a few times; a verdict (INFECTED, INVALID…)
+       * is shown, not retried */
+      if (follow->announce && assay_job_is_retryable (job) && resubmits < MAX_RESUBMITS &&
+          g_file_test (assay_job_row_get_path (row), G_FILE_TEST_IS_REGULAR))
+        {
+          g_debug ("job %s ended %s: submitting %s again (%u of %u)", follow->job_id,
+                   assay_job_get_error_code (job), assay_job_row_get_path (row), resubmits + 1,
+                   MAX_RESUBMITS);
+          g_hash_table_replace (list->resubmits, g_object_ref (row),
+                                GUINT_TO_POINTER (resubmits + 1));
+          follow_done (follow);
+          retry_cb (row, list);
+          return;
+        }
       if (follow->announce)
-        g_signal_emit (follow->list, signals[JOB_FAILED], 0, follow->row);
+        g_signal_emit (list, signals[JOB_FAILED], 0, row);
       follow_done (follow);
       return;
     }

@@ -3,11 +3,13 @@
  * a real watcher and submitter (no processor, so jobs stop at UPLOADED), a dropped file
  * becomes a row that follows its upload; Cancel ends the job CANCELLED in the store, and a
  * restart lists it cancelled without uploading it again; Retry submits it again as a new
- * job; Pause pauses the upload and Resume continues the same job from the journal. */
+ * job; Pause pauses the upload and Resume continues the same job from the journal; a job
+ * lost on the way (CHUNKS_GONE…) is submitted again by itself, twice at most. */
 #include "config.h"
 
 #include "assay-job-list.h"
 #include "assay-local-store.h"
+#include "assay-condition.h"
 #include "assay-outcome.h"
 
 #include <glib/gstdio.h>
@@ -205,6 +207,108 @@ test_submit (Fixture       *f,
 }
 
 static void
+updated_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      data)
+{
+  gboolean *done = data;
+  g_autoptr(JsonObject) item = NULL;
+  g_autoptr(GError) error = NULL;
+
+  item = assay_store_update_item_finish (ASSAY_STORE (source), result, &error);
+  g_assert_no_error (error);
+  *done = TRUE;
+}
+
+/* Ends job @id in ERROR with @code, as a processor would. */
+static void
+fail_job (Fixture    *f,
+          const char *id,
+          const char *code)
+{
+  g_autoptr(AssayUpdate) update = assay_update_new ();
+  g_autoptr(JsonObject) error = json_object_new ();
+  gboolean done = FALSE;
+
+  json_object_set_member (error, "code", assay_value_string (code));
+  json_object_set_member (error, "message", assay_value_string ("a test processor's failure"));
+  assay_update_set (update, "status", assay_value_string ("ERROR"));
+  assay_update_set (update, "error", assay_value_map (error));
+  assay_store_update_item_async (f->store, ASSAY_TABLE_JOBS, id, update, NULL,
+                                 ASSAY_RETURN_NONE, NULL, updated_cb, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* The row's job once it differs from @old and is stored UPLOADED (owned by the row). */
+static const char *
+wait_new_job (Fixture    *f,
+              const char *old)
+{
+  AssayJobRow *row = row_at (f, 0);
+  gint64 end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  guint tick = g_timeout_add (50, tick_cb, NULL);
+
+  while (g_get_monotonic_time () < end &&
+         (g_strcmp0 (assay_job_row_get_job_id (row), old) == 0 ||
+          assay_job_row_get_job_id (row) == NULL ||
+          assay_job_row_get_status (row) != ASSAY_JOB_ROW_UPLOADED))
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick);
+  g_assert_cmpstr (assay_job_row_get_job_id (row), !=, old);
+  g_assert_cmpint (assay_job_row_get_status (row), ==, ASSAY_JOB_ROW_UPLOADED);
+  return assay_job_row_get_job_id (row);
+}
+
+/* A job lost on the way (CHUNKS_GONE) is submitted again as a new job, by itself, twice;
+ * the third loss is shown. A verdict (INVALID) is shown at once. */
+static void
+test_resubmit (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *third = NULL;
+  AssayJobRow *row;
+  gint64 end;
+
+  start (f);
+  drop (f, "lost.bin");
+  wait_status (f, ASSAY_JOB_ROW_UPLOADED, 30);
+  row = row_at (f, 0);
+  first = g_strdup (assay_job_row_get_job_id (row));
+  fail_job (f, first, "CHUNKS_GONE");
+  second = g_strdup (wait_new_job (f, first));
+  fail_job (f, second, "UPLOAD_STALLED");
+  third = g_strdup (wait_new_job (f, second));
+  g_assert_cmpstr (third, !=, first);
+  fail_job (f, third, "CHUNKS_GONE");
+  end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (assay_job_row_get_status (row) != ASSAY_JOB_ROW_FAILED &&
+         g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (assay_job_row_get_status (row), ==, ASSAY_JOB_ROW_FAILED);
+  g_assert_cmpstr (assay_job_row_get_job_id (row), ==, third);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (f->list)), ==, 1);
+
+  /* a verdict is not retried */
+  drop (f, "invalid.bin");
+  while (g_list_model_get_n_items (G_LIST_MODEL (f->list)) < 2)
+    g_main_context_iteration (NULL, TRUE);
+  wait_status (f, ASSAY_JOB_ROW_UPLOADED, 30);
+  row = row_at (f, 0);
+  g_clear_pointer (&first, g_free);
+  first = g_strdup (assay_job_row_get_job_id (row));
+  fail_job (f, first, "INVALID");
+  end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (assay_job_row_get_status (row) != ASSAY_JOB_ROW_FAILED &&
+         g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (assay_job_row_get_status (row), ==, ASSAY_JOB_ROW_FAILED);
+  g_assert_cmpstr (assay_job_row_get_job_id (row), ==, first);
+}
+
+static void
 test_cancel_retry (Fixture       *f,
                    gconstpointer  data)
 {
@@ -296,9 +400,7 @@ main (int    argc,
   g_setenv ("XDG_STATE_HOME", state, TRUE);
   g_setenv ("ASSAY_SETTLE_MS", "200", TRUE);
   g_test_init (&argc, &argv, NULL);
-  /* owned by this thread throughout, as g_application_run() does in the app: the
-   * submitter's threads g_main_context_invoke() on it, which would run the callback in
-   * their own thread if they could acquire it between two iterations */
+  /* owned by this thread throughout, as g_application_run() does in the app */
   g_main_context_acquire (NULL);
 
   g_test_add ("/gui/job-list/submit", Fixture, NULL, fixture_set_up, test_submit,
@@ -306,6 +408,8 @@ main (int    argc,
   g_test_add ("/gui/job-list/cancel-retry", Fixture, NULL, fixture_set_up, test_cancel_retry,
               fixture_tear_down);
   g_test_add ("/gui/job-list/pause-resume", Fixture, NULL, fixture_set_up, test_pause_resume,
+              fixture_tear_down);
+  g_test_add ("/gui/job-list/resubmit", Fixture, NULL, fixture_set_up, test_resubmit,
               fixture_tear_down);
   rc = g_test_run ();
 
