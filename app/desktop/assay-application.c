@@ -448,14 +448,19 @@ write_report_cb (gpointer data)
 /* ------------------------------------------------------------------------------------- */
 /* Starting the jobs from the settings                                                   */
 
+/* @wait: for the local worker to exit (the app's quit), rather than let it end on its own
+ * (a settings change, which starts the next one at once) */
 static void
-stop_jobs (AssayApplication *self)
+stop_jobs (AssayApplication *self,
+           gboolean          wait)
 {
   g_cancellable_cancel (self->loading);
   g_clear_object (&self->loading);
   assay_job_list_stop (self->jobs);
-  if (self->supervisor != NULL)
+  if (self->supervisor != NULL && wait)
     assay_worker_supervisor_stop (self->supervisor);
+  else if (self->supervisor != NULL)
+    assay_worker_supervisor_stop_in_background (self->supervisor);
   g_clear_object (&self->supervisor);
 }
 
@@ -537,7 +542,7 @@ start_jobs (AssayApplication *self)
   g_autofree char *folder = NULL;
   AssayWindow *window = get_window (self, FALSE);
 
-  stop_jobs (self);
+  stop_jobs (self, FALSE);
   if (!g_settings_get_boolean (self->settings, "onboarding-done"))
     return;
   folder = g_settings_get_string (self->settings, "watched-folder");
@@ -678,7 +683,7 @@ assay_application_shutdown (GApplication *application)
   if (self->report_id != 0)
     write_report_cb (self);
   g_clear_handle_id (&self->report_id, g_source_remove);
-  stop_jobs (self);
+  stop_jobs (self, TRUE);
   g_clear_object (&self->tray);
 
   G_APPLICATION_CLASS (assay_application_parent_class)->shutdown (application);

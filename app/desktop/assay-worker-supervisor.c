@@ -11,7 +11,12 @@
 #define BACKOFF_MIN_MS   1000
 #define BACKOFF_MAX_MS   60000
 #define STABLE_US        (60 * G_USEC_PER_SEC)  /* ran this long: the next death starts over */
-#define STOP_GRACE_US    (35 * G_USEC_PER_SEC)  /* the worker's own grace is 30 s */
+/* On SIGTERM the worker finishes its jobs for at most LOCAL_GRACE, then gives them back
+ * (due at once: the next worker on this store takes them); a desktop does not wait 30 s
+ * for a settings change or a quit. */
+#define LOCAL_GRACE      "5s"
+#define STOP_GRACE_S     8
+#define STOP_GRACE_US    (STOP_GRACE_S * G_USEC_PER_SEC)
 #define DEFS_RETRY_S     60                      /* without definitions: look again */
 #define STDERR_LINES     2                       /* the worker's last words, for the banner */
 #define WORKER_PREFIX    "assay-worker: "
@@ -457,6 +462,7 @@ spawn (AssayWorkerSupervisor  *self,
 
   g_ptr_array_add (argv, g_strdup (program));
   g_ptr_array_add (argv, g_strconcat ("--local=", self->store_dir, NULL));
+  g_ptr_array_add (argv, g_strdup ("--grace=" LOCAL_GRACE));
   if (self->engine_command != NULL)
     g_ptr_array_add (argv, g_strconcat ("--engine-exec=", self->engine_command, NULL));
   else if (inspect != NULL && *inspect != '\0')
@@ -515,16 +521,11 @@ assay_worker_supervisor_start (AssayWorkerSupervisor  *self,
   return TRUE;
 }
 
-/* Stops the worker: SIGTERM (it gives back the jobs it holds), SIGKILL after the grace
- * time. Returns once it has exited. */
-void
-assay_worker_supervisor_stop (AssayWorkerSupervisor *self)
+/* Stops supervising: no restart, no definitions publishing. Returns: (transfer full)
+ * (nullable): the running worker, for the caller to stop */
+static GSubprocess *
+let_go (AssayWorkerSupervisor *self)
 {
-  g_autoptr(GSubprocess) process = NULL;
-  gint64 deadline;
-
-  g_return_if_fail (ASSAY_IS_WORKER_SUPERVISOR (self));
-
   self->wanted = FALSE;
   g_clear_handle_id (&self->restart_id, g_source_remove);
   if (self->cancellable != NULL)
@@ -536,7 +537,20 @@ assay_worker_supervisor_stop (AssayWorkerSupervisor *self)
   if (self->publisher != NULL)
     g_subprocess_force_exit (self->publisher);
   g_clear_object (&self->publisher);
-  process = g_steal_pointer (&self->process);
+  return g_steal_pointer (&self->process);
+}
+
+/* Stops the worker: SIGTERM (it gives back the jobs it holds), SIGKILL after the grace
+ * time. Returns once it has exited (at most STOP_GRACE_S): for the app's quit. */
+void
+assay_worker_supervisor_stop (AssayWorkerSupervisor *self)
+{
+  g_autoptr(GSubprocess) process = NULL;
+  gint64 deadline;
+
+  g_return_if_fail (ASSAY_IS_WORKER_SUPERVISOR (self));
+
+  process = let_go (self);
   if (process == NULL)
     return;
   g_subprocess_send_signal (process, SIGTERM);
@@ -549,6 +563,54 @@ assay_worker_supervisor_stop (AssayWorkerSupervisor *self)
       g_subprocess_force_exit (process);
       g_subprocess_wait (process, NULL, NULL);
     }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
+}
+
+static gboolean
+kill_late_cb (gpointer data)
+{
+  GSubprocess *process = data;
+
+  if (g_subprocess_get_identifier (process) != NULL)
+    {
+      g_message ("the local processor did not stop in time: killing it");
+      g_subprocess_force_exit (process);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+reaped_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      data)
+{
+  guint kill_id = GPOINTER_TO_UINT (data);
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  g_source_remove (kill_id);
+}
+
+/**
+ * assay_worker_supervisor_stop_in_background:
+ * The same as assay_worker_supervisor_stop(), without waiting: the worker ends on its
+ * own while the app goes on (a settings change starts the next one at once; both on the
+ * same store is fine, as any two workers are).
+ */
+void
+assay_worker_supervisor_stop_in_background (AssayWorkerSupervisor *self)
+{
+  g_autoptr(GSubprocess) process = NULL;
+  guint kill_id;
+
+  g_return_if_fail (ASSAY_IS_WORKER_SUPERVISOR (self));
+
+  process = let_go (self);
+  if (process == NULL)
+    return;
+  g_subprocess_send_signal (process, SIGTERM);
+  kill_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, STOP_GRACE_S, kill_late_cb,
+                                        g_object_ref (process), g_object_unref);
+  g_subprocess_wait_async (process, NULL, reaped_cb, GUINT_TO_POINTER (kill_id));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
 }
 

@@ -33,6 +33,7 @@ char                  *assay_worker_supervisor_dup_program (void);
 gboolean               assay_worker_supervisor_start       (AssayWorkerSupervisor  *self,
                                                             GError                **error);
 void                   assay_worker_supervisor_stop        (AssayWorkerSupervisor  *self);
+void                   assay_worker_supervisor_stop_in_background (AssayWorkerSupervisor *self);
 void                   assay_worker_supervisor_retry       (AssayWorkerSupervisor  *self);
 gboolean               assay_worker_supervisor_is_running  (AssayWorkerSupervisor  *self);
 guint                  assay_worker_supervisor_get_restarts (AssayWorkerSupervisor *self);

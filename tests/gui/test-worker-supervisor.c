@@ -194,6 +194,52 @@ test_last_words (Fixture       *f,
   stop_and_free (supervisor);
 }
 
+static gboolean
+running (AssayWorkerSupervisor *supervisor,
+         Fixture               *f)
+{
+  return assay_worker_supervisor_is_running (supervisor);
+}
+
+/* A settings change: the worker is told to stop and the app goes on at once; the worker
+ * ends on its own within its short grace (it was started with --grace=5s). */
+static void
+test_stop_in_background (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autofree char *work = g_build_filename (f->dir, "work", NULL);
+  g_autofree char *args = g_strdup_printf ("--work-dir=%s --engine-exec=/bin/true", work);
+  g_autofree char *proc = NULL;
+  AssayWorkerSupervisor *supervisor = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 started, end;
+
+  write_definitions (f);
+  g_setenv ("ASSAY_WORKER_ARGS", args, TRUE);
+  supervisor = assay_worker_supervisor_new (f->store, NULL);
+  g_assert_true (assay_worker_supervisor_start (supervisor, &error));
+  g_assert_no_error (error);
+  run_until (running, supervisor, f, 0);
+  run_until (NULL, supervisor, f, 500);  /* its signal handlers are in place */
+  proc = g_strdup_printf ("/proc/%s", assay_worker_supervisor_get_identifier (supervisor));
+  g_assert_true (g_file_test (proc, G_FILE_TEST_EXISTS));
+
+  started = g_get_monotonic_time ();
+  assay_worker_supervisor_stop_in_background (supervisor);
+  g_assert_cmpint (g_get_monotonic_time () - started, <, G_USEC_PER_SEC / 2);
+  g_assert_false (assay_worker_supervisor_is_running (supervisor));
+  g_object_unref (supervisor);
+
+  /* reaped by the main loop: gone, not a zombie */
+  end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (g_file_test (proc, G_FILE_TEST_EXISTS) && g_get_monotonic_time () < end)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (20000);
+    }
+  g_assert_false (g_file_test (proc, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -204,5 +250,7 @@ main (int    argc,
               test_definitions, fixture_tear_down);
   g_test_add ("/gui/worker-supervisor/last-words", Fixture, NULL, fixture_set_up,
               test_last_words, fixture_tear_down);
+  g_test_add ("/gui/worker-supervisor/stop-in-background", Fixture, NULL, fixture_set_up,
+              test_stop_in_background, fixture_tear_down);
   return g_test_run ();
 }
