@@ -854,21 +854,42 @@ assay_job_list_get_problem (AssayJobList *self)
 /* ------------------------------------------------------------------------------------- */
 /* Starting, pausing, stopping                                                           */
 
-/* The jobs of the journal for files in the folder, newest last in the journal's order. */
+/* The jobs of the journal for files in the folder: the HISTORY_MAX newest (by the file's
+ * modification time), each processed one's result fetched and decrypted, added oldest
+ * first so that the newest is on top. */
+#define HISTORY_MAX 200
+
+static int
+compare_mtime (gconstpointer a,
+               gconstpointer b)
+{
+  const AssayJournalEntry *x = *(const AssayJournalEntry * const *) a;
+  const AssayJournalEntry *y = *(const AssayJournalEntry * const *) b;
+
+  return (x->mtime_us > y->mtime_us) - (x->mtime_us < y->mtime_us);
+}
+
 static void
 load_history (AssayJobList *self)
 {
   g_autoptr(GPtrArray) entries = assay_journal_list (self->journal);
+  g_autoptr(GPtrArray) mine = g_ptr_array_new ();
   g_autofree char *folder = g_file_get_path (self->folder);
   g_autofree char *prefix = g_strconcat (folder, G_DIR_SEPARATOR_S, NULL);
 
   for (guint i = 0; entries != NULL && i < entries->len; i++)
     {
       AssayJournalEntry *entry = g_ptr_array_index (entries, i);
+
+      if (entry->path != NULL && g_str_has_prefix (entry->path, prefix) && entry->job != NULL)
+        g_ptr_array_add (mine, entry);
+    }
+  g_ptr_array_sort (mine, compare_mtime);
+  for (guint i = mine->len > HISTORY_MAX ? mine->len - HISTORY_MAX : 0; i < mine->len; i++)
+    {
+      AssayJournalEntry *entry = g_ptr_array_index (mine, i);
       AssayJobRow *row;
 
-      if (entry->path == NULL || !g_str_has_prefix (entry->path, prefix) || entry->job == NULL)
-        continue;
       row = add_row (self, entry->path, FALSE);
       assay_job_row_set_size (row, entry->size);
       assay_job_row_set_job_id (row, entry->job);

@@ -10,6 +10,7 @@
 #include "assay-job-list.h"
 #include "assay-local-store.h"
 #include "assay-condition.h"
+#include "assay-journal.h"
 #include "assay-outcome.h"
 
 #include <glib/gstdio.h>
@@ -308,6 +309,52 @@ test_resubmit (Fixture       *f,
   g_assert_cmpstr (assay_job_row_get_job_id (row), ==, first);
 }
 
+/* History: the journal's 200 newest jobs of the folder, the newest on top; older ones and
+ * other folders' are left out. */
+static void
+test_history (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(AssayJournal) journal = assay_journal_new_default ();
+  g_autoptr(GError) error = NULL;
+  AssayJobRow *row;
+
+  for (guint i = 0; i < 210; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("old-%03u.bin", i);
+      g_autofree char *path = g_build_filename (i < 205 ? f->watch : f->dir, name, NULL);
+      g_autoptr(AssayJournalEntry) entry = assay_journal_entry_new (path);
+
+      entry->size = 1000 + i;
+      /* saved in a shuffled order: the journal's own order means nothing */
+      entry->mtime_us = (gint64) ((i * 7919) % 210 + 1) * G_USEC_PER_SEC;
+      entry->state = ASSAY_JOURNAL_CANCELLED;
+      entry->job = g_strdup_printf ("job-00000000-0000-4000-8000-%012u", i);
+      entry->file = g_strdup_printf ("file-00000000-0000-4000-8000-%012u", i);
+      g_assert_true (assay_journal_save (journal, entry, &error));
+      g_assert_no_error (error);
+    }
+  start (f);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (f->list)), ==, 200);
+  /* on top, the newest of the folder's 205 */
+  row = row_at (f, 0);
+  for (guint i = 1; i < 200; i++)
+    g_assert_cmpint (assay_job_row_get_status (row_at (f, i)), ==, ASSAY_JOB_ROW_CANCELLED);
+  {
+    gint64 newest = 0;
+    guint newest_i = 0;
+
+    for (guint i = 0; i < 205; i++)
+      if ((gint64) ((i * 7919) % 210 + 1) > newest)
+        newest = (i * 7919) % 210 + 1, newest_i = i;
+    {
+      g_autofree char *expected = g_strdup_printf ("old-%03u.bin", newest_i);
+
+      g_assert_cmpstr (assay_job_row_get_file_name (row), ==, expected);
+    }
+  }
+}
+
 static void
 test_cancel_retry (Fixture       *f,
                    gconstpointer  data)
@@ -410,6 +457,8 @@ main (int    argc,
   g_test_add ("/gui/job-list/pause-resume", Fixture, NULL, fixture_set_up, test_pause_resume,
               fixture_tear_down);
   g_test_add ("/gui/job-list/resubmit", Fixture, NULL, fixture_set_up, test_resubmit,
+              fixture_tear_down);
+  g_test_add ("/gui/job-list/history", Fixture, NULL, fixture_set_up, test_history,
               fixture_tear_down);
   rc = g_test_run ();
 
