@@ -1833,6 +1833,108 @@ write_item (AssayLocalStore  *self,
   return write_file_atomic (path, text, strlen (text), cancellable, error);
 }
 
+/* The indexes: DynamoDB would refuse a query on any other. */
+static const struct
+{
+  AssayTable table;
+  const char *name;
+  const char *hash;
+  const char *range;
+} indexes[] = {
+  { ASSAY_TABLE_JOBS, "queue-due", "queue", "due" },
+};
+
+/*
+ * The indexes on disk: indexes/<table>/<index>/<partition>/<id>, an empty file for
+ * each item whose hash attribute (`queue`) is a string; <partition> is the SHA-256 of that
+ * string. A query reads the items of one partition only: O(the partition), not O(the
+ * table), however many finished jobs (which leave the queue) pile up.
+ *
+ * The entries are a superset of the truth: a writer adds the item's entry before it
+ * writes the item and removes the old one after (under the item's lock), and a query
+ * checks every item it reads. A crash in between leaves an extra entry, never a missing
+ * one; the query that meets it removes it, under the same lock. A store made before the
+ * index existed is indexed when it is opened (indexes/<table>/<index>/.ready).
+ */
+static char *
+index_dir (AssayLocalStore *self,
+           guint            index)
+{
+  return g_build_filename (self->dir, "indexes", table_name (indexes[index].table),
+                           indexes[index].name, NULL);
+}
+
+static char *
+index_partition (AssayLocalStore *self,
+                 guint            index,
+                 const char      *value)
+{
+  g_autofree char *dir = index_dir (self, index);
+  g_autofree char *partition = g_compute_checksum_for_string (G_CHECKSUM_SHA256, value, -1);
+
+  return g_build_filename (dir, partition, NULL);
+}
+
+/* Adds @item's entries (before the item is written). */
+static gboolean
+index_add (AssayLocalStore  *self,
+           AssayTable        table,
+           JsonObject       *item,
+           GError          **error)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (indexes); i++)
+    {
+      const char *value = indexes[i].table == table
+                            ? string_attribute (item, indexes[i].hash) : NULL;
+      g_autofree char *partition = NULL;
+      g_autofree char *entry = NULL;
+      int fd;
+
+      if (value == NULL)
+        continue;
+      partition = index_partition (self, i, value);
+      entry = g_build_filename (partition, string_attribute (item, "id"), NULL);
+      if (g_mkdir_with_parents (partition, 0700) < 0)
+        {
+          set_errno_error (error, errno, "cannot create index directory %s", partition);
+          return FALSE;
+        }
+      fd = open (entry, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (fd < 0)
+        {
+          set_errno_error (error, errno, "cannot create index entry %s", entry);
+          return FALSE;
+        }
+      close (fd);
+    }
+  return TRUE;
+}
+
+/* Removes the entries of @old that @item (NULL: deleted) no longer has (after the write). */
+static void
+index_remove_stale (AssayLocalStore *self,
+                    AssayTable       table,
+                    JsonObject      *old,
+                    JsonObject      *item)
+{
+  for (guint i = 0; old != NULL && i < G_N_ELEMENTS (indexes); i++)
+    {
+      const char *was = indexes[i].table == table
+                          ? string_attribute (old, indexes[i].hash) : NULL;
+      const char *is = item != NULL ? string_attribute (item, indexes[i].hash) : NULL;
+      g_autofree char *partition = NULL;
+      g_autofree char *entry = NULL;
+
+      if (was == NULL || g_strcmp0 (was, is) == 0)
+        continue;
+      partition = index_partition (self, i, was);
+      entry = g_build_filename (partition, string_attribute (old, "id"), NULL);
+      if (unlink (entry) < 0 && errno != ENOENT)
+        g_debug ("%s: cannot remove index entry %s: %s (the next query will)",
+                 self->description, entry, g_strerror (errno));
+    }
+}
+
 /* Locks the item, reads it and checks @condition on it (on NULL when it is absent).
  * Returns: the lock's fd, or -1 with @error set (CONDITION_FAILED when it is false). */
 static int
@@ -1900,10 +2002,14 @@ put_item_thread (GTask        *task,
     }
   lock = item_begin (self, op->table, string_attribute (op->item, "id"), op->condition, &old,
                      cancellable, &error);
-  if (lock < 0 || !write_item (self, op->table, op->item, cancellable, &error))
+  if (lock < 0 || !index_add (self, op->table, op->item, &error) ||
+      !write_item (self, op->table, op->item, cancellable, &error))
     g_task_return_error (task, error);
   else
-    g_task_return_boolean (task, TRUE);
+    {
+      index_remove_stale (self, op->table, old, op->item);
+      g_task_return_boolean (task, TRUE);
+    }
   lock_release (lock);
 }
 
@@ -1964,8 +2070,10 @@ update_item_thread (GTask        *task,
       goto out;
     }
   if (!check_item (op->table, op->key, item, &error) ||
+      !index_add (self, op->table, item, &error) ||
       !write_item (self, op->table, item, cancellable, &error))
     goto out;
+  index_remove_stale (self, op->table, old, item);
 
   if (op->return_values == ASSAY_RETURN_ALL_OLD && old != NULL)
     returned = json_object_ref (old);
@@ -2000,8 +2108,8 @@ delete_item_thread (GTask        *task,
 
       if (unlink (path) < 0 && errno != ENOENT)
         set_errno_error (&error, errno, "cannot delete %s", path);
-      else
-        sync_dir (dir, &error);
+      else if (sync_dir (dir, &error))
+        index_remove_stale (self, op->table, old, NULL);
     }
   lock_release (lock);
   if (error != NULL)
@@ -2009,17 +2117,6 @@ delete_item_thread (GTask        *task,
   else
     g_task_return_boolean (task, TRUE);
 }
-
-/* The indexes: DynamoDB would refuse a query on any other. */
-static const struct
-{
-  AssayTable table;
-  const char *name;
-  const char *hash;
-  const char *range;
-} indexes[] = {
-  { ASSAY_TABLE_JOBS, "queue-due", "queue", "due" },
-};
 
 typedef struct
 {
@@ -2051,11 +2148,93 @@ hit_free (gpointer data)
   g_free (hit);
 }
 
+/* Indexes every item of the table that is not yet (a store made before the index, or
+ * whose first query this is), then marks the index ready. Concurrent writers add their own
+ * entries, and an extra entry is harmless, so this needs no lock but each item's. */
+static gboolean
+index_build (AssayLocalStore  *self,
+             guint             index,
+             GCancellable     *cancellable,
+             GError          **error)
+{
+  g_autofree char *dir = index_dir (self, index);
+  g_autofree char *ready = g_build_filename (dir, ".ready", NULL);
+  g_autofree char *table = g_build_filename (self->dir, "tables",
+                                             table_name (indexes[index].table), NULL);
+  g_autoptr(GDir) listing = NULL;
+  g_autoptr(GError) local_error = NULL;
+  const char *name;
+  guint count = 0;
+
+  if (g_file_test (ready, G_FILE_TEST_EXISTS))
+    return TRUE;
+  listing = g_dir_open (table, 0, &local_error);
+  if (listing == NULL)
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_set_error (error, ASSAY_STORE_ERROR, ASSAY_STORE_ERROR_NOT_FOUND,
+                     "the local store has no table directory %s: it was not initialised "
+                     "(run init first)", table);
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  while ((name = g_dir_read_name (listing)) != NULL)
+    {
+      g_autofree char *id = NULL;
+      g_autoptr(JsonObject) item = NULL;
+
+      if (name[0] == '.' || !g_str_has_suffix (name, ".json"))
+        continue;
+      if (++count % 256 == 0 && !check_cancelled (cancellable, error))
+        return FALSE;
+      id = g_strndup (name, strlen (name) - strlen (".json"));
+      item = read_item (self, indexes[index].table, id, error);
+      if (item == NULL && error != NULL && *error != NULL)
+        return FALSE;
+      if (item != NULL && !index_add (self, indexes[index].table, item, error))
+        return FALSE;
+    }
+  if (g_mkdir_with_parents (dir, 0700) < 0)
+    {
+      set_errno_error (error, errno, "cannot create index directory %s", dir);
+      return FALSE;
+    }
+  if (!g_file_set_contents (ready, "", 0, &local_error))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  g_debug ("%s: indexed %u items for %s", self->description, count, indexes[index].name);
+  return TRUE;
+}
+
+/* An entry whose item does not hold @value (any more): removed, under the item's lock. */
+static void
+index_drop_stale (AssayLocalStore *self,
+                  guint            index,
+                  const char      *entry,
+                  const char      *id,
+                  JsonNode        *value)
+{
+  g_autofree char *lock_file = lock_path (self, table_name (indexes[index].table));
+  g_autoptr(JsonObject) item = NULL;
+  JsonNode *now;
+  int lock = lock_acquire (lock_file, id, NULL);
+
+  if (lock < 0)
+    return;
+  item = read_item (self, indexes[index].table, id, NULL);
+  now = item != NULL ? json_object_get_member (item, indexes[index].hash) : NULL;
+  if (now == NULL || !json_node_equal (now, value))
+    unlink (entry);
+  lock_release (lock);
+}
+
 /*
- * Cost: a full scan. Every query reads and parses every item of the table, so a page
- * costs O(n) file reads for n jobs and paging through the queue O(n²/limit). That is
- * fine for the hundreds or thousands of jobs of one machine; a directory per index
- * value (tables/jobs/.queue-due/<queue>/<due>~<id>) would make it O(page).
+ * Cost: the items of one partition of the index (indexes/jobs/queue-due/<queue>/),
+ * each read and checked, then sorted: O(the open or the leased jobs), whatever the
+ * number of finished ones (bench-local-store).
  *
  * The order is that of the range key, then the id (DynamoDB leaves ties unordered);
  * a page ends after @limit items, and last_key (id and index keys of the last item)
@@ -2074,7 +2253,9 @@ query_sync (AssayLocalStore  *self,
   g_autofree char *dir_path = NULL;
   Hit start = { NULL, NULL, NULL };
   const char *index_range = NULL;
+  const char *hash_string;
   struct dirent *entry;
+  guint index = 0;
   guint count = 0;
   DIR *dir;
 
@@ -2082,7 +2263,10 @@ query_sync (AssayLocalStore  *self,
     if (indexes[i].table == op->table && g_strcmp0 (op->index, indexes[i].name) == 0 &&
         g_strcmp0 (op->hash_name, indexes[i].hash) == 0 &&
         (op->range_name == NULL || g_str_equal (op->range_name, indexes[i].range)))
-      index_range = indexes[i].range;
+      {
+        index_range = indexes[i].range;
+        index = i;
+      }
   if (index_range == NULL || op->hash_value == NULL ||
       (op->range_name != NULL &&
        (op->range_value == NULL || op->range_op == ASSAY_COMPARE_NE ||
@@ -2114,44 +2298,58 @@ query_sync (AssayLocalStore  *self,
     range_condition = assay_condition_compare (op->range_name, op->range_op,
                                                json_node_copy (op->range_value));
 
-  dir_path = g_build_filename (self->dir, "tables", table_name (op->table), NULL);
+  page->items = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  if (!index_build (self, index, cancellable, error))
+    return NULL;
+  /* an index holds strings only (DynamoDB's key attributes are typed; queue is S) */
+  hash_string = JSON_NODE_HOLDS_OBJECT (op->hash_value)
+                  ? json_object_get_string_member_with_default (
+                      json_node_get_object (op->hash_value), "S", NULL)
+                  : NULL;
+  if (hash_string == NULL)
+    return g_steal_pointer (&page);
+  dir_path = index_partition (self, index, hash_string);
   dir = opendir (dir_path);
   if (dir == NULL)
     {
-      if (errno == ENOENT)
-        g_set_error (error, ASSAY_STORE_ERROR, ASSAY_STORE_ERROR_NOT_FOUND,
-                     "the local store has no table directory %s: it was not initialised "
-                     "(run init first)", dir_path);
-      else
-        set_errno_error (error, errno, "cannot read directory %s", dir_path);
+      if (errno == ENOENT)  /* no item ever had this value */
+        return g_steal_pointer (&page);
+      set_errno_error (error, errno, "cannot read directory %s", dir_path);
       return NULL;
     }
   while ((entry = readdir (dir)) != NULL)
     {
-      g_autofree char *id = NULL;
+      g_autofree char *path = NULL;
       g_autoptr(GError) local_error = NULL;
       g_autoptr(JsonObject) item = NULL;
       Hit *hit;
 
-      if (entry->d_name[0] == '.' || !g_str_has_suffix (entry->d_name, ".json"))
+      if (entry->d_name[0] == '.')
         continue;
       if (++count % 256 == 0 && g_cancellable_set_error_if_cancelled (cancellable, error))
         {
           closedir (dir);
           return NULL;
         }
-      id = g_strndup (entry->d_name, strlen (entry->d_name) - strlen (".json"));
-      item = read_item (self, op->table, id, &local_error);
+      if (!check_id (entry->d_name, NULL))
+        continue;
+      item = read_item (self, op->table, entry->d_name, &local_error);
       if (local_error != NULL)
         {
           closedir (dir);
           g_propagate_error (error, g_steal_pointer (&local_error));
           return NULL;
         }
-      /* deleted since the listing, or outside the (sparse) index */
-      if (item == NULL || !json_object_has_member (item, op->hash_name) ||
-          !json_object_has_member (item, index_range) ||
-          !assay_condition_evaluate (hash_condition, item) ||
+      path = g_build_filename (dir_path, entry->d_name, NULL);
+      /* an entry left by a writer that stopped between its two steps, or an item that
+       * moved to another partition since the listing */
+      if (item == NULL || !assay_condition_evaluate (hash_condition, item))
+        {
+          index_drop_stale (self, index, path, entry->d_name, op->hash_value);
+          continue;
+        }
+      /* outside the (sparse) index, or outside the range */
+      if (!json_object_has_member (item, index_range) ||
           (range_condition != NULL && !assay_condition_evaluate (range_condition, item)))
         continue;
 
@@ -2174,7 +2372,6 @@ query_sync (AssayLocalStore  *self,
   closedir (dir);
 
   g_ptr_array_sort (hits, compare_hits);
-  page->items = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
   for (guint i = 0; i < hits->len; i++)
     {
       Hit *hit = g_ptr_array_index (hits, i);
@@ -2378,7 +2575,7 @@ make_dir (const char  *path,
 static gboolean
 is_layout_name (const char *name)
 {
-  static const char * const names[] = { "store.json", "objects", "tables", "locks" };
+  static const char * const names[] = { "store.json", "objects", "tables", "indexes", "locks" };
 
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     if (g_str_equal (name, names[i]))
@@ -2529,6 +2726,9 @@ init_sync (AssayLocalStore  *self,
   clean_table_dir (self, ASSAY_TABLE_RESULTS, &removed, cancellable);
   if (removed > 0)
     g_debug ("%s: removed %u files left by writers that stopped", self->description, removed);
+  for (guint i = 0; i < G_N_ELEMENTS (indexes); i++)
+    if (!index_build (self, i, cancellable, error))
+      return FALSE;
   return check_cancelled (cancellable, error);
 }
 

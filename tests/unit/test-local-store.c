@@ -508,6 +508,145 @@ test_bad_queries (Fixture       *f,
 }
 
 /* ------------------------------------------------------------------------------------- */
+/* The queue-due index on disk                                                          */
+
+static JsonObject *
+queued_item (guint       n,
+             const char *queue)
+{
+  g_autofree char *id = g_strdup_printf ("job-00000000-0000-4000-8000-%012u", n);
+  JsonObject *item = json_object_new ();
+
+  json_object_set_member (item, "id", assay_value_string (id));
+  if (queue != NULL)
+    {
+      json_object_set_member (item, "queue", assay_value_string (queue));
+      json_object_set_member (item, "due", assay_value_string ("2026-11-22T10:00:00.000Z"));
+    }
+  return item;
+}
+
+/* The ids a query on queue = @queue finds, sorted, space-separated. */
+static char *
+queue_ids (Fixture    *f,
+           const char *queue)
+{
+  g_autoptr(JsonNode) value = assay_value_string (queue);
+  AssayQuery query = { "queue-due", "queue", value, NULL, ASSAY_COMPARE_EQ, NULL, 0, NULL };
+  g_autoptr(AssayItemPage) page = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) ids = g_string_new ("");
+
+  page = assay_test_store_query (f->store, ASSAY_TABLE_JOBS, &query, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < page->items->len; i++)
+    g_string_append_printf (ids, "%s%s", i ? " " : "",
+                            json_object_get_string_member (
+                              json_object_get_object_member (page->items->pdata[i], "id"), "S")
+                              + strlen ("job-00000000-0000-4000-8000-00000000"));
+  return g_string_free (g_steal_pointer (&ids), FALSE);
+}
+
+static guint
+count_entries (const char *dir)
+{
+  g_autoptr(GDir) listing = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+
+  while (listing != NULL && g_dir_read_name (listing) != NULL)
+    n++;
+  return n;
+}
+
+/* A query reads one partition of the index: items follow the queue they are in, finished
+ * ones (no queue) leave it, a store made before the index is indexed when opened, and an
+ * entry a crashed writer left behind is ignored and removed. */
+static void
+test_index (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autofree char *index = store_path (f, "indexes/jobs/queue-due");
+  g_autofree char *open_dir = NULL;
+  g_autoptr(AssayUpdate) lease = assay_update_new ();
+  g_autoptr(AssayUpdate) finish = assay_update_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *ids = NULL;
+
+  for (guint i = 1; i <= 4; i++)
+    {
+      g_autoptr(JsonObject) item = queued_item (i, i <= 3 ? "open" : NULL);
+
+      g_assert_true (assay_test_store_put_item (f->store, ASSAY_TABLE_JOBS, item, NULL, &error));
+      g_assert_no_error (error);
+    }
+  ids = queue_ids (f, "open");
+  g_assert_cmpstr (ids, ==, "0001 0002 0003");
+  {
+    g_autofree char *partition = g_compute_checksum_for_string (G_CHECKSUM_SHA256, "open", -1);
+
+    open_dir = g_build_filename (index, partition, NULL);
+  }
+  g_assert_cmpuint (count_entries (open_dir), ==, 3);
+
+  /* claimed: from open to leased; done: out of the index */
+  assay_update_set (lease, "queue", assay_value_string ("leased"));
+  assay_update_remove (finish, "queue");
+  assay_update_remove (finish, "due");
+  g_clear_pointer (&ids, g_free);
+  g_assert_null (assay_test_store_update_item (f->store, ASSAY_TABLE_JOBS,
+                                               "job-00000000-0000-4000-8000-000000000001", lease,
+                                               NULL, ASSAY_RETURN_NONE, &error));
+  g_assert_no_error (error);
+  g_assert_null (assay_test_store_update_item (f->store, ASSAY_TABLE_JOBS,
+                                               "job-00000000-0000-4000-8000-000000000002", finish,
+                                               NULL, ASSAY_RETURN_NONE, &error));
+  g_assert_no_error (error);
+  g_assert_true (assay_test_store_delete_item (f->store, ASSAY_TABLE_JOBS,
+                                               "job-00000000-0000-4000-8000-000000000003", NULL,
+                                               &error));
+  g_assert_no_error (error);
+  ids = queue_ids (f, "open");
+  g_assert_cmpstr (ids, ==, "");
+  g_clear_pointer (&ids, g_free);
+  ids = queue_ids (f, "leased");
+  g_assert_cmpstr (ids, ==, "0001");
+  g_assert_cmpuint (count_entries (open_dir), ==, 0);
+
+  /* a writer killed between its two steps: an entry with no such item in the partition */
+  {
+    g_autofree char *stale = g_build_filename (open_dir, "job-00000000-0000-4000-8000-000000000004",
+                                               NULL);
+
+    g_assert_true (g_file_set_contents (stale, "", 0, NULL));
+    g_clear_pointer (&ids, g_free);
+    ids = queue_ids (f, "open");
+    g_assert_cmpstr (ids, ==, "");
+    g_assert_false (g_file_test (stale, G_FILE_TEST_EXISTS));
+  }
+
+  /* a store from before the index: indexed when it is opened, nothing lost */
+  assay_test_remove_tree (index);
+  {
+    g_autoptr(JsonObject) item = queued_item (5, "open");
+    g_autofree char *path = store_path (f, "tables/jobs/job-00000000-0000-4000-8000-000000000005.json");
+    g_autofree char *text = assay_item_to_string (item, TRUE);
+
+    /* written as an older version of Assay did: the item file alone */
+    g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  }
+  assay_test_store_release (g_steal_pointer (&f->store));
+  f->store = ASSAY_STORE (assay_local_store_new (f->dir));
+  g_assert_true (assay_test_store_init (f->store, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&ids, g_free);
+  ids = queue_ids (f, "open");
+  g_assert_cmpstr (ids, ==, "0005");
+  g_clear_pointer (&ids, g_free);
+  ids = queue_ids (f, "leased");
+  g_assert_cmpstr (ids, ==, "0001");
+}
+
+/* ------------------------------------------------------------------------------------- */
 /* Progress and cancellation                                                             */
 
 typedef struct
@@ -1158,6 +1297,7 @@ main (int   argc,
   ADD ("refuse/ids", test_bad_ids);
   ADD ("refuse/items", test_bad_items);
   ADD ("refuse/queries", test_bad_queries);
+  ADD ("index", test_index);
   ADD ("progress", test_progress);
   ADD ("cancel", test_cancel);
   ADD ("errors", test_errors);
