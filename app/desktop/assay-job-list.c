@@ -447,10 +447,18 @@ got_job_cb (GObject      *source,
       assay_job_row_set_status (follow->row, row_status_for (status));
     }
 
-  if (status == ASSAY_JOB_STATUS_PROCESSED)
+  /* a job that ends now: its result, decrypted, and announced; one of the history: its
+   * result is fetched when it is shown (assay_job_list_fetch_result_async), so that the
+   * app holds no plaintext it was not asked for */
+  if (status == ASSAY_JOB_STATUS_PROCESSED && follow->announce)
     {
       assay_outcome_fetch_async (follow->list->store, follow->list->key, job,
                                  follow->cancellable, fetched_cb, follow);
+      return;
+    }
+  if (status == ASSAY_JOB_STATUS_PROCESSED)
+    {
+      follow_done (follow);
       return;
     }
   if (status == ASSAY_JOB_STATUS_ERROR)
@@ -1123,6 +1131,100 @@ assay_job_list_stop (AssayJobList *self)
 /* ------------------------------------------------------------------------------------- */
 
 /* The rows as JSON, for the hidden --test-report: never the result's content. */
+/* ------------------------------------------------------------------------------------- */
+/* A result fetched when it is shown                                                     */
+
+static void
+result_fetched_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  g_autoptr(GTask) task = data;
+  AssayJobRow *row = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  GBytes *plaintext = assay_outcome_fetch_finish (ASSAY_STORE (source), result, &error);
+
+  if (plaintext == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  assay_job_row_set_result (row, plaintext);
+  assay_wipe_bytes_free (plaintext);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+result_job_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  g_autoptr(GTask) task = data;
+  AssayJobList *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(AssayJob) job = assay_outcome_get_job_finish (ASSAY_STORE (source), result, &error);
+
+  if (job == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (self->store == NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "the list stopped");
+      return;
+    }
+  assay_outcome_fetch_async (self->store, self->key, job, g_task_get_cancellable (task),
+                             result_fetched_cb, g_object_ref (task));
+}
+
+/**
+ * assay_job_list_fetch_result_async:
+ * @row: a processed job of the list
+ *
+ * Fetches and decrypts @row's result, and gives it to @row (for a job of the history,
+ * whose result is not fetched until it is shown).
+ */
+void
+assay_job_list_fetch_result_async (AssayJobList        *self,
+                                   AssayJobRow         *row,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (ASSAY_IS_JOB_LIST (self));
+  g_return_if_fail (ASSAY_IS_JOB_ROW (row));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, assay_job_list_fetch_result_async);
+  g_task_set_task_data (task, g_object_ref (row), g_object_unref);
+  if (assay_job_row_get_result (row) != NULL)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (self->store == NULL || assay_job_row_get_job_id (row) == NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED,
+                               _("The jobs are not loaded yet."));
+      return;
+    }
+  assay_outcome_get_job_async (self->store, assay_job_row_get_job_id (row), cancellable,
+                               result_job_cb, g_object_ref (task));
+}
+
+gboolean
+assay_job_list_fetch_result_finish (AssayJobList  *self,
+                                    GAsyncResult  *result,
+                                    GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 JsonNode *
 assay_job_list_to_json (AssayJobList *self)
 {

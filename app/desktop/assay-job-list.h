@@ -60,5 +60,13 @@ char              *assay_job_list_dup_summary  (AssayJobList              *self)
 AssayJobRow       *assay_job_list_lookup       (AssayJobList              *self,
                                                 const char                *job_id);
 JsonNode          *assay_job_list_to_json      (AssayJobList              *self);
+void               assay_job_list_fetch_result_async  (AssayJobList        *self,
+                                                       AssayJobRow         *row,
+                                                       GCancellable        *cancellable,
+                                                       GAsyncReadyCallback  callback,
+                                                       gpointer             user_data);
+gboolean           assay_job_list_fetch_result_finish (AssayJobList        *self,
+                                                       GAsyncResult        *result,
+                                                       GError             **error);
 
 G_END_DECLS

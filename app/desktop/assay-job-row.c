@@ -71,6 +71,7 @@ enum
   PROP_HAS_RESULT,
   PROP_ACTIVE,
   PROP_FAILED,
+  PROP_PROCESSED,
   N_PROPS
 };
 
@@ -209,6 +210,10 @@ assay_job_row_get_property (GObject    *object,
       g_value_set_boolean (value, self->status == ASSAY_JOB_ROW_UPLOADING ||
                                   self->status == ASSAY_JOB_ROW_QUEUED);
       break;
+    case PROP_PROCESSED:
+      /* a result is on the store: decrypted already, or fetched when it is shown */
+      g_value_set_boolean (value, self->status == ASSAY_JOB_ROW_PROCESSED);
+      break;
     case PROP_FAILED:
       /* what a new attempt may cure: not a file found infected, unscannable or invalid */
       g_value_set_boolean (value, (self->status == ASSAY_JOB_ROW_FAILED ||
@@ -253,6 +258,7 @@ assay_job_row_class_init (AssayJobRowClass *klass)
   properties[PROP_HAS_RESULT] = g_param_spec_boolean ("has-result", NULL, NULL, FALSE, flags);
   properties[PROP_ACTIVE] = g_param_spec_boolean ("active", NULL, NULL, FALSE, flags);
   properties[PROP_FAILED] = g_param_spec_boolean ("failed", NULL, NULL, FALSE, flags);
+  properties[PROP_PROCESSED] = g_param_spec_boolean ("processed", NULL, NULL, FALSE, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /* The row asks its list to act; AssayJobList connects to both. */
@@ -426,6 +432,7 @@ assay_job_row_set_status (AssayJobRow       *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROGRESS]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACTIVE]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FAILED]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROCESSED]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VERDICT]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VERDICT_LABEL]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VERDICT_ICON]);

@@ -65,24 +65,67 @@ activate_cb (GtkListView *list_view,
 {
   g_autoptr(AssayJobRow) row = g_list_model_get_item (G_LIST_MODEL (self->filtered), position);
 
-  if (row != NULL && assay_job_row_get_result (row) != NULL)
+  if (row != NULL && assay_job_row_get_status (row) == ASSAY_JOB_ROW_PROCESSED)
     assay_window_show_result (self, assay_job_row_get_job_id (row));
 }
 
+typedef struct
+{
+  AssayWindow *window;
+  AssayJobRow *row;
+} ShowResult;
+
+static void
+result_ready_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
+{
+  ShowResult *show = data;
+  g_autoptr(GError) error = NULL;
+
+  if (assay_job_list_fetch_result_finish (ASSAY_JOB_LIST (source), result, &error))
+    gtk_window_present (GTK_WINDOW (assay_result_view_new (GTK_WINDOW (show->window),
+                                                           show->row)));
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (show->window),
+                                                  _("The Result Cannot Be Shown"),
+                                                  error->message);
+
+      adw_message_dialog_add_response (ADW_MESSAGE_DIALOG (dialog), "close", _("_Close"));
+      gtk_window_present (GTK_WINDOW (dialog));
+    }
+  g_object_unref (show->window);
+  g_object_unref (show->row);
+  g_free (show);
+}
+
+/**
+ * assay_window_show_result:
+ * Shows the result of job @job_id, fetching and decrypting it first when it is not yet
+ * (a job of the history). Returns: whether the job is one of the list with a result
+ */
 gboolean
 assay_window_show_result (AssayWindow *self,
                           const char  *job_id)
 {
   AssayJobRow *row;
-  AssayResultView *view;
+  ShowResult *show;
 
   g_return_val_if_fail (ASSAY_IS_WINDOW (self), FALSE);
 
   row = job_id && self->jobs ? assay_job_list_lookup (self->jobs, job_id) : NULL;
-  if (row == NULL || assay_job_row_get_result (row) == NULL)
+  if (row == NULL || assay_job_row_get_status (row) != ASSAY_JOB_ROW_PROCESSED)
     return FALSE;
-  view = assay_result_view_new (GTK_WINDOW (self), row);
-  gtk_window_present (GTK_WINDOW (view));
+  if (assay_job_row_get_result (row) != NULL)
+    {
+      gtk_window_present (GTK_WINDOW (assay_result_view_new (GTK_WINDOW (self), row)));
+      return TRUE;
+    }
+  show = g_new0 (ShowResult, 1);
+  show->window = g_object_ref (self);
+  show->row = g_object_ref (row);
+  assay_job_list_fetch_result_async (self->jobs, row, NULL, result_ready_cb, show);
   return TRUE;
 }
 

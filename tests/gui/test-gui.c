@@ -705,16 +705,34 @@ history_listed (JsonObject *report,
       const char *file = json_object_get_string_member (job, "file");
       const char *status = json_object_get_string_member (job, "status");
 
+      /* its result is not fetched (nor decrypted) until it is shown */
       processed |= g_strcmp0 (file, "sample.bin") == 0 && g_strcmp0 (status, "processed") == 0 &&
-                   json_object_get_boolean_member (job, "has_result");
+                   !json_object_get_boolean_member (job, "has_result");
       infected |= g_strcmp0 (file, "infected.txt") == 0 && g_strcmp0 (status, "failed") == 0;
     }
   return json_object_get_boolean_member_with_default (report, "started", FALSE) && processed &&
          infected;
 }
 
-/* Started again, the app lists the jobs of its journal with their outcome (the result
- * fetched again), and is still paused (the setting). */
+static gboolean
+history_result_shown (JsonObject *report,
+                      gpointer    data)
+{
+  JsonArray *jobs = json_object_get_array_member (report, "jobs");
+  gboolean fetched = FALSE;
+
+  for (guint i = 0; jobs != NULL && i < json_array_get_length (jobs); i++)
+    {
+      JsonObject *job = json_array_get_object_element (jobs, i);
+
+      fetched |= g_strcmp0 (json_object_get_string_member (job, "file"), "sample.bin") == 0 &&
+                 json_object_get_boolean_member (job, "has_result");
+    }
+  return fetched && json_object_get_int_member_with_default (report, "result_views", 0) == 1;
+}
+
+/* Started again, the app lists the jobs of its journal with their outcome, fetches a
+ * result when it is asked to show it, and is still paused (the setting). */
 static void
 test_history (void)
 {
@@ -728,6 +746,25 @@ test_history (void)
   /* jobs that were already final are not announced again */
   notifications = json_object_get_int_member (report, "notifications");
   g_assert_cmpuint (notifications, ==, 0);
+
+  /* Show Result on a job of the history: fetched, decrypted, shown */
+  {
+    g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+    g_autoptr(GVariant) reply = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonObject) shown = NULL;
+    GVariantBuilder params;
+
+    g_variant_builder_init (&params, G_VARIANT_TYPE ("av"));
+    g_variant_builder_add (&params, "v", g_variant_new_string (gui.job));
+    reply = g_dbus_connection_call_sync (bus, "io.github.assay.Assay", "/io/github/assay/Assay",
+                                         "org.gtk.Actions", "Activate",
+                                         g_variant_new ("(sava{sv})", "show-result", &params,
+                                                        NULL),
+                                         NULL, G_DBUS_CALL_FLAGS_NONE, 5000, NULL, &error);
+    g_assert_no_error (error);
+    shown = wait_report (history_result_shown, NULL, 15, "the result of a job of the history");
+  }
 
   /* resumed (the tray's and the menu's stateful app.pause): the waiting file goes */
   {
