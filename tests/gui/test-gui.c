@@ -8,15 +8,13 @@
  * uploading and a result go to the build folder and docs/screenshots/. */
 #include "config.h"
 
-#include "assay-key.h"
-#include "assay-secrets.h"
+#include "app-driver.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 
 typedef struct
 {
@@ -35,33 +33,6 @@ typedef struct
 
 static Gui gui;
 
-static void
-iterate_for (guint ms)
-{
-  gint64 end = g_get_monotonic_time () + ms * 1000;
-
-  while (g_get_monotonic_time () < end)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (10000);
-    }
-}
-
-static JsonObject *
-read_report (void)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autofree char *text = NULL;
-  gsize len;
-
-  if (!g_file_get_contents (gui.report, &text, &len, NULL))
-    return NULL;
-  if (!json_parser_load_from_data (parser, text, len, NULL) ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    return NULL;
-  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
-}
-
 typedef gboolean (*ReportCheck) (JsonObject *report,
                                  gpointer    data);
 
@@ -78,11 +49,11 @@ wait_report (ReportCheck  check,
   while (g_get_monotonic_time () < end)
     {
       g_clear_pointer (&report, json_object_unref);
-      report = read_report ();
+      report = app_driver_read_report (gui.report);
       if (report != NULL && check (report, data))
         return report;
       g_assert_null (g_subprocess_get_identifier (gui.app) == NULL ? "the app exited" : NULL);
-      iterate_for (100);
+      app_driver_iterate_for (100);
     }
   if (report != NULL)
     {
@@ -106,90 +77,6 @@ first_job (JsonObject *report)
   if (jobs == NULL || json_array_get_length (jobs) == 0)
     return NULL;
   return json_array_get_object_element (jobs, 0);
-}
-
-/* Saves the screen as NAME.png in the build folder and, if @publish and the run asks for it
- * (ASSAY_PUBLISH_SCREENSHOTS=1, `./run screenshots`), in docs/screenshots/. */
-static void
-screenshot (const char *name,
-            gboolean    publish)
-{
-  g_autofree char *file = g_strconcat (name, ".png", NULL);
-  g_autofree char *dir = g_build_filename (g_getenv ("G_TEST_BUILDDIR"), "screenshots", NULL);
-  g_autofree char *path = g_build_filename (dir, file, NULL);
-  g_autofree char *docs = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "..", "docs",
-                                            "screenshots", NULL);
-  g_autofree char *copy = g_build_filename (docs, file, NULL);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GFile) from = g_file_new_for_path (path);
-  g_autoptr(GFile) to = g_file_new_for_path (copy);
-  g_autoptr(GSubprocess) import = NULL;
-
-  g_mkdir_with_parents (dir, 0755);
-  g_mkdir_with_parents (docs, 0755);
-  iterate_for (500);  /* let the frame be drawn */
-  import = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "import", "-window", "root", path,
-                             NULL);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_wait_check (import, NULL, &error));
-  g_assert_no_error (error);
-  if (publish && g_strcmp0 (g_getenv ("ASSAY_PUBLISH_SCREENSHOTS"), "1") == 0)
-    {
-      g_assert_true (g_file_copy (from, to, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, &error));
-      g_assert_no_error (error);
-    }
-  g_test_message ("screenshot %s", path);
-}
-
-static void
-write_settings (void)
-{
-  g_autofree char *dir = g_build_filename (g_get_user_config_dir (), "glib-2.0", "settings", NULL);
-  g_autofree char *path = g_build_filename (dir, "keyfile", NULL);
-  g_autofree char *text = NULL;
-  g_autoptr(GError) error = NULL;
-
-  g_mkdir_with_parents (dir, 0700);
-  /* 4 MiB/s: a 20 MiB file uploads in three chunks over about four seconds */
-  text = g_strdup_printf ("[io/github/assay/Assay]\n"
-                          "onboarding-done=true\n"
-                          "watched-folder='%s'\n"
-                          "store-mode='local'\n"
-                          "local-store-dir='%s'\n"
-                          "run-in-background=false\n"
-                          "bandwidth-limit=uint64 4194304\n",
-                          gui.watch, gui.store);
-  g_file_set_contents (path, text, -1, &error);
-  g_assert_no_error (error);
-}
-
-static void
-stored_cb (GObject      *source,
-           GAsyncResult *result,
-           gpointer      data)
-{
-  GError **out = data;
-
-  if (!assay_secrets_store_finish (result, out) && *out == NULL)
-    g_set_error_literal (out, G_IO_ERROR, G_IO_ERROR_FAILED, "not stored");
-  if (*out == NULL)
-    *out = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_EXISTS, "stored");
-}
-
-/* The client key in the session's keyring, as the onboarding would leave it. */
-static void
-store_key (void)
-{
-  g_autoptr(AssayKey) key = assay_key_generate ();
-  g_autofree char *pem = assay_key_to_pem (key, NULL);
-  GError *error = NULL;
-
-  g_assert_nonnull (pem);
-  assay_secrets_store_async (ASSAY_SECRET_CLIENT_KEY, pem, NULL, stored_cb, &error);
-  while (error == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_true (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS));
-  g_error_free (error);
 }
 
 static GSubprocess *
@@ -230,7 +117,7 @@ static void
 wait_name (const char *name)
 {
   for (guint i = 0; i < 200 && !name_has_owner (name); i++)
-    iterate_for (50);
+    app_driver_iterate_for (50);
   g_assert_true (name_has_owner (name));
 }
 
@@ -250,13 +137,6 @@ write_definitions (void)
                                       "Assay.Test.Infected:0:*:"
                                       "61737361792d696e6665637465642d6d61726b6572\n",
                                       -1, NULL));
-}
-
-/* The app goes when this test does, even when it fails on the way. */
-static void
-child_setup (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
 }
 
 static gboolean
@@ -295,7 +175,7 @@ start_app (void)
   g_subprocess_launcher_set_stderr_file_path (launcher, gui.app_log);
   /* the worker's JSON events (it inherits the app's standard output) */
   g_subprocess_launcher_set_stdout_file_path (launcher, gui.worker_log);
-  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, app_driver_child_setup, NULL, NULL);
   gui.app = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("ASSAY_DESKTOP"),
                                          "--test-report", gui.report, NULL);
   g_assert_no_error (error);
@@ -313,8 +193,11 @@ test_start (void)
                         NULL);
   wait_name ("org.freedesktop.Notifications");
   wait_name ("org.kde.StatusNotifierWatcher");
-  write_settings ();
-  store_key ();
+  app_driver_write_settings (gui.watch, gui.store,
+                             /* 4 MiB/s: a 20 MiB file uploads in three chunks over about
+                              * four seconds */
+                             "bandwidth-limit=uint64 4194304\n");
+  app_driver_store_key ();
   write_definitions ();
   start_app ();
 
@@ -330,7 +213,7 @@ test_start (void)
   }
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (report, "jobs")), ==, 0);
   g_assert_cmpstr (json_object_get_string_member (report, "state"), ==, "idle");
-  screenshot ("empty-state", TRUE);
+  app_driver_screenshot ("empty-state", TRUE);
 }
 
 static gboolean
@@ -383,7 +266,7 @@ test_job (void)
   g_assert_cmpstr (json_object_get_string_member (uploading, "state"), ==, "working");
   g_assert_true (g_str_has_prefix (json_object_get_string_member (uploading, "tray_tooltip"),
                                    "0 of 1 file"));
-  screenshot ("job-progress", TRUE);
+  app_driver_screenshot ("job-progress", TRUE);
 
   processed = wait_report (job_processed, NULL, 120, "the job to be processed");
   job = first_job (processed);
@@ -418,7 +301,7 @@ test_result (void)
                                        NULL, G_DBUS_CALL_FLAGS_NONE, 5000, NULL, &error);
   g_assert_no_error (error);
   report = wait_report (result_shown, NULL, 10, "the result view");
-  screenshot ("result", TRUE);
+  app_driver_screenshot ("result", TRUE);
 }
 
 /* The mock notification daemon was asked to show "Result ready". */
@@ -487,8 +370,8 @@ test_infected (void)
   g_assert_false (json_object_get_boolean_member (job, "has_result"));
   g_assert_cmpstr (json_object_get_string_member (report, "state"), ==, "error");
   activate_action ("show", NULL);  /* the main window over the result view */
-  screenshot ("infected", FALSE);
-  iterate_for (500);
+  app_driver_screenshot ("infected", FALSE);
+  app_driver_iterate_for (500);
   g_file_get_contents (gui.notify_log, &log, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (strstr (log, "Infected file"));
@@ -509,7 +392,7 @@ worker_restarted (JsonObject *report,
 static void
 test_worker_restart (void)
 {
-  g_autoptr(JsonObject) report = read_report ();
+  g_autoptr(JsonObject) report = app_driver_read_report (gui.report);
   g_autoptr(JsonObject) after = NULL;
   g_autofree char *pid = NULL;
 
@@ -644,8 +527,8 @@ test_paused_drop (void)
   g_autoptr(JsonObject) report = NULL;
 
   drop_later ();
-  iterate_for (2000);  /* four settle times */
-  report = read_report ();
+  app_driver_iterate_for (2000);  /* four settle times */
+  report = app_driver_read_report (gui.report);
   g_assert_nonnull (report);
   g_assert_true (json_object_get_boolean_member (report, "paused"));
   g_assert_cmpstr (json_object_get_string_member (first_job (report), "file"), !=, "later.bin");
@@ -660,9 +543,9 @@ test_windows (void)
   for (guint i = 0; i < G_N_ELEMENTS (actions); i++)
     {
       activate_action (actions[i], NULL);
-      iterate_for (700);
+      app_driver_iterate_for (700);
       g_assert_nonnull (g_subprocess_get_identifier (gui.app));
-      screenshot (actions[i], FALSE);
+      app_driver_screenshot (actions[i], FALSE);
     }
 }
 

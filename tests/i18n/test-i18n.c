@@ -6,15 +6,13 @@
  * screenshot goes to docs/screenshots/de.png, and it quits cleanly without a warning. */
 #include "config.h"
 
-#include "assay-key.h"
-#include "assay-secrets.h"
+#include "app-driver.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 typedef struct
 {
@@ -27,33 +25,6 @@ typedef struct
 } Run;
 
 static Run run;
-
-static void
-iterate_for (guint ms)
-{
-  gint64 end = g_get_monotonic_time () + ms * 1000;
-
-  while (g_get_monotonic_time () < end)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (10000);
-    }
-}
-
-static JsonObject *
-read_report (void)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autofree char *text = NULL;
-  gsize len;
-
-  if (!g_file_get_contents (run.report, &text, &len, NULL))
-    return NULL;
-  if (!json_parser_load_from_data (parser, text, len, NULL) ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    return NULL;
-  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
-}
 
 /* Started, window shown with its empty state, local worker running. */
 static gboolean
@@ -74,11 +45,11 @@ wait_ready (guint timeout_s)
   while (g_get_monotonic_time () < end)
     {
       g_clear_pointer (&report, json_object_unref);
-      report = read_report ();
+      report = app_driver_read_report (run.report);
       if (report != NULL && app_ready (report))
         return report;
       g_assert_null (g_subprocess_get_identifier (run.app) == NULL ? "the app exited" : NULL);
-      iterate_for (100);
+      app_driver_iterate_for (100);
     }
   if (report != NULL)
     {
@@ -91,86 +62,6 @@ wait_ready (guint timeout_s)
     }
   g_error ("timed out waiting for the app to start");
   return NULL;
-}
-
-/* Saves the screen as de.png in the build folder and, when the run asks for it
- * (ASSAY_PUBLISH_SCREENSHOTS=1, `./run screenshots`), in docs/screenshots/. */
-static void
-screenshot (void)
-{
-  g_autofree char *dir = g_build_filename (g_getenv ("G_TEST_BUILDDIR"), "screenshots", NULL);
-  g_autofree char *path = g_build_filename (dir, "de.png", NULL);
-  g_autofree char *docs = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "..", "docs",
-                                            "screenshots", NULL);
-  g_autofree char *copy = g_build_filename (docs, "de.png", NULL);
-  g_autoptr(GFile) from = g_file_new_for_path (path);
-  g_autoptr(GFile) to = g_file_new_for_path (copy);
-  g_autoptr(GSubprocess) import = NULL;
-  g_autoptr(GError) error = NULL;
-
-  g_mkdir_with_parents (dir, 0755);
-  g_mkdir_with_parents (docs, 0755);
-  iterate_for (500);  /* let the frame be drawn */
-  import = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "import", "-window", "root", path,
-                             NULL);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_wait_check (import, NULL, &error));
-  g_assert_no_error (error);
-  if (g_strcmp0 (g_getenv ("ASSAY_PUBLISH_SCREENSHOTS"), "1") == 0)
-    {
-      g_assert_true (g_file_copy (from, to, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, &error));
-      g_assert_no_error (error);
-    }
-  g_test_message ("screenshot %s", path);
-}
-
-static void
-write_settings (void)
-{
-  g_autofree char *dir = g_build_filename (g_get_user_config_dir (), "glib-2.0", "settings", NULL);
-  g_autofree char *path = g_build_filename (dir, "keyfile", NULL);
-  g_autofree char *text = NULL;
-  g_autoptr(GError) error = NULL;
-
-  g_mkdir_with_parents (dir, 0700);
-  text = g_strdup_printf ("[io/github/assay/Assay]\n"
-                          "onboarding-done=true\n"
-                          "watched-folder='%s'\n"
-                          "store-mode='local'\n"
-                          "local-store-dir='%s'\n"
-                          "run-in-background=false\n",
-                          run.watch, run.store);
-  g_file_set_contents (path, text, -1, &error);
-  g_assert_no_error (error);
-}
-
-static void
-stored_cb (GObject      *source,
-           GAsyncResult *result,
-           gpointer      data)
-{
-  GError **out = data;
-
-  if (!assay_secrets_store_finish (result, out) && *out == NULL)
-    g_set_error_literal (out, G_IO_ERROR, G_IO_ERROR_FAILED, "not stored");
-  if (*out == NULL)
-    *out = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_EXISTS, "stored");
-}
-
-/* The client key in the session's keyring, as the onboarding would leave it. */
-static void
-store_key (void)
-{
-  g_autoptr(AssayKey) key = assay_key_generate ();
-  g_autofree char *pem = assay_key_to_pem (key, NULL);
-  GError *error = NULL;
-
-  g_assert_nonnull (pem);
-  assay_secrets_store_async (ASSAY_SECRET_CLIENT_KEY, pem, NULL, stored_cb, &error);
-  while (error == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_true (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS));
-  g_error_free (error);
 }
 
 /* The worker refuses to start without virus definitions in the store: a tiny set. */
@@ -192,13 +83,6 @@ publish_definitions (void)
   g_assert_no_error (error);
   g_assert_true (g_subprocess_wait_check (publish, NULL, &error));
   g_assert_no_error (error);
-}
-
-/* The app goes when this test does, even when it fails on the way. */
-static void
-child_setup (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
 }
 
 static void
@@ -224,7 +108,7 @@ start_app (void)
   g_subprocess_launcher_setenv (launcher, "G_DEBUG", "fatal-warnings", TRUE);
   g_subprocess_launcher_set_stderr_file_path (launcher, run.app_log);
   g_subprocess_launcher_set_stdout_file_path (launcher, "/dev/null");
-  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, app_driver_child_setup, NULL, NULL);
   run.app = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("ASSAY_DESKTOP"),
                                          "--test-report", run.report, NULL);
   g_assert_no_error (error);
@@ -246,8 +130,8 @@ test_german (void)
 {
   g_autoptr(JsonObject) report = NULL;
 
-  write_settings ();
-  store_key ();
+  app_driver_write_settings (run.watch, run.store, NULL);
+  app_driver_store_key ();
   publish_definitions ();
   start_app ();
 
@@ -263,7 +147,7 @@ test_german (void)
   if (json_object_has_member (report, "tray_tooltip"))
     g_assert_cmpstr (json_object_get_string_member (report, "tray_tooltip"), ==,
                      "Auf neue Dateien wird gewartet");
-  screenshot ();
+  app_driver_screenshot ("de", TRUE);
 }
 
 /* app.quit: exit status 0, nothing logged at warning level or worse. */
