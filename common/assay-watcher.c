@@ -530,15 +530,18 @@ walked_cb (GObject      *source,
            GAsyncResult *result,
            gpointer      data)
 {
-  AssayWatcher *self = ASSAY_WATCHER (source);
+  GWeakRef *ref = data;
+  g_autoptr(AssayWatcher) self = g_weak_ref_get (ref);
   g_autoptr(GPtrArray) found = g_task_propagate_pointer (G_TASK (result), NULL);
   g_autoptr(GHashTable) present = NULL;
   g_autoptr(GPtrArray) gone = NULL;
   GHashTableIter iter;
   gpointer key;
 
-  if (g_task_get_cancellable (G_TASK (result)) != self->rescanning)
-    return; /* a walk of before a stop */
+  g_weak_ref_clear (ref);
+  g_free (ref);
+  if (self == NULL || g_task_get_cancellable (G_TASK (result)) != self->rescanning)
+    return; /* the watcher is gone, or the walk is of before a stop */
   g_clear_object (&self->rescanning);
   if (found == NULL || !self->running || self->rescan_ms == 0)
     return;
@@ -577,10 +580,14 @@ rescan_cb (gpointer data)
 {
   AssayWatcher *self = data;
   g_autoptr(GTask) task = NULL;
+  GWeakRef *ref = g_new0 (GWeakRef, 1);
 
   self->rescan_id = 0;
   self->rescanning = g_cancellable_new ();
-  task = g_task_new (self, self->rescanning, walked_cb, NULL);
+  /* the walk does not keep the watcher: stopped and dropped, it goes at once, and the
+   * walk's end finds nobody to tell */
+  g_weak_ref_init (ref, self);
+  task = g_task_new (NULL, self->rescanning, walked_cb, ref);
   g_task_set_source_tag (task, rescan_cb);
   g_task_set_task_data (task, g_object_ref (self->folder), g_object_unref);
   g_task_run_in_thread (task, walk_thread);
