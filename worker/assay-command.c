@@ -61,6 +61,9 @@ child_setup (gpointer data)
 #endif
 }
 
+/* Kills the program's process group (and the program, while it runs). The pid is 0 when
+ * the program had already ended when it was asked for (GSubprocess then has no
+ * identifier): kill (-0) would kill the worker's own group. */
 static void
 kill_group (Run *run)
 {
@@ -133,8 +136,7 @@ wait_cb (GObject      *source,
   g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
   run->waiting = FALSE;
   /* whatever the program left running in its group goes with it */
-  if (kill (-run->pid, SIGKILL) < 0 && errno != ESRCH)
-    g_debug ("cannot kill process group %d: %s", run->pid, g_strerror (errno));
+  kill_group (run);
   maybe_return (task);
 }
 
