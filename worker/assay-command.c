@@ -50,10 +50,16 @@ run_free (Run *run)
   g_free (run);
 }
 
-static void
-child_setup (gpointer data)
+/**
+ * assay_command_child_setup:
+ * For g_subprocess_launcher_set_child_setup(): the program gets a process group of its
+ * own (so that what it starts can be killed with it), SIGPIPE as usual (the worker
+ * ignores it, and an ignored signal stays ignored across exec), and no life after the
+ * worker's. Async-signal-safe calls only.
+ */
+void
+assay_command_child_setup (gpointer data)
 {
-  /* async-signal-safe only: a group of its own, no life after the worker's */
   setpgid (0, 0);
   signal (SIGPIPE, SIG_DFL);
 #ifdef __linux__
@@ -61,18 +67,40 @@ child_setup (gpointer data)
 #endif
 }
 
-/* Kills the program's process group (and the program, while it runs). The pid is 0 when
- * the program had already ended when it was asked for (GSubprocess then has no
- * identifier): kill (-0) would kill the worker's own group. */
+/* Returns: the program's pid, or 0 when it has already ended (and been reaped) */
+GPid
+assay_command_get_pid (GSubprocess *process)
+{
+  const char *identifier = g_subprocess_get_identifier (process);
+
+  return identifier != NULL ? (GPid) g_ascii_strtoll (identifier, NULL, 10) : 0;
+}
+
+/**
+ * assay_command_kill_group:
+ * @pid: from assay_command_get_pid(); 0 does nothing (kill (-0) would kill the worker's
+ *   own group)
+ * @running: the program has not been waited for yet: it is killed too, should it not
+ *   have made its group yet
+ *
+ * Kills the program's process group. From any thread.
+ */
+void
+assay_command_kill_group (GPid     pid,
+                          gboolean running)
+{
+  if (pid <= 0)
+    return;
+  if (kill (-pid, SIGKILL) < 0 && errno != ESRCH)
+    g_debug ("cannot kill process group %d: %s", pid, g_strerror (errno));
+  if (running)
+    kill (pid, SIGKILL);
+}
+
 static void
 kill_group (Run *run)
 {
-  if (run->pid <= 0)
-    return;
-  if (kill (-run->pid, SIGKILL) < 0 && errno != ESRCH)
-    g_debug ("cannot kill process group %d: %s", run->pid, g_strerror (errno));
-  if (run->waiting)
-    kill (run->pid, SIGKILL);
+  assay_command_kill_group (run->pid, run->waiting);
 }
 
 static void
@@ -117,12 +145,8 @@ cancelled_cb (GCancellable *cancellable,
 {
   Run *run = data;
 
-  /* from any thread: kill() is safe; the wait and the read then end */
-  if (run->pid > 0)
-    {
-      kill (-run->pid, SIGKILL);
-      kill (run->pid, SIGKILL);
-    }
+  /* from any thread: the wait and the read then end */
+  assay_command_kill_group (run->pid, TRUE);
 }
 
 static void
@@ -211,7 +235,6 @@ assay_command_run_async (const char * const  *argv,
   GTask *task;
   Run *run;
   GError *error = NULL;
-  const char *identifier;
   GOutputStream *stdin_pipe;
 
   g_return_if_fail (argv != NULL && argv[0] != NULL);
@@ -227,7 +250,7 @@ assay_command_run_async (const char * const  *argv,
                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   if (env != NULL)
     g_subprocess_launcher_set_environ (launcher, (char **) env);
-  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, assay_command_child_setup, NULL, NULL);
   run->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
   if (run->process == NULL)
     {
@@ -236,8 +259,7 @@ assay_command_run_async (const char * const  *argv,
       g_object_unref (task);
       return;
     }
-  identifier = g_subprocess_get_identifier (run->process);
-  run->pid = identifier != NULL ? (GPid) g_ascii_strtoll (identifier, NULL, 10) : 0;
+  run->pid = assay_command_get_pid (run->process);
   run->reading = TRUE;
   run->waiting = TRUE;
 

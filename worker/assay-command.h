@@ -33,4 +33,10 @@ void                assay_command_run_async   (const char * const  *argv,
 AssayCommandResult *assay_command_run_finish  (GAsyncResult        *result,
                                                GError             **error);
 
+/* The process-group mechanics, shared with the exec engine (assay-engine.c). */
+void                assay_command_child_setup (gpointer             data);
+GPid                assay_command_get_pid     (GSubprocess         *process);
+void                assay_command_kill_group  (GPid                 pid,
+                                               gboolean             running);
+
 G_END_DECLS

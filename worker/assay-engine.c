@@ -4,17 +4,15 @@
 #include "config.h"
 
 #include "assay-engine.h"
+
+#include "assay-command.h"
 #include "assay-failure.h"
 #include "assay-strict-json.h"
 #include "assay-util.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 /* How much of an exec engine's standard error is copied to the log per run. */
 #define STDERR_LOG_LIMIT (64 * 1024)
@@ -293,12 +291,7 @@ set_failure (Run        *run,
 static void
 kill_group (Run *run)
 {
-  if (run->pid <= 0)
-    return;
-  if (kill (-run->pid, SIGKILL) < 0 && errno != ESRCH)
-    g_debug ("cannot kill process group %d: %s", run->pid, g_strerror (errno));
-  if (!run->waited)
-    kill (run->pid, SIGKILL);
+  assay_command_kill_group (run->pid, !run->waited);
 }
 
 static void
@@ -426,18 +419,6 @@ complete (GTask *task)
 
 /* ------------------------------------------------------------------------------------- */
 /* exec                                                                                  */
-
-static void
-child_setup (gpointer data)
-{
-  /* async-signal-safe only: a group of its own, SIGPIPE as usual (the worker ignores
-   * it, and an ignored signal stays ignored across exec), no life after the worker's */
-  setpgid (0, 0);
-  signal (SIGPIPE, SIG_DFL);
-#ifdef __linux__
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-#endif
-}
 
 static void
 exec_maybe_complete (GTask *task)
@@ -631,7 +612,6 @@ exec_start (GTask      *task,
   g_autofree char *dir = g_path_get_dirname (path);
   g_auto(GStrv) env = clean_environment (dir, run->job_id);
   g_autoptr(GError) error = NULL;
-  const char *identifier;
 
   for (guint i = 0; self->argv[i] != NULL; i++)
     g_ptr_array_add (argv, self->argv[i]);
@@ -642,7 +622,7 @@ exec_start (GTask      *task,
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_set_environ (launcher, env);
   g_subprocess_launcher_set_cwd (launcher, dir);
-  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, assay_command_child_setup, NULL, NULL);
   run->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata,
                                                &error);
   if (run->process == NULL)
@@ -652,8 +632,7 @@ exec_start (GTask      *task,
       g_object_unref (task);
       return;
     }
-  identifier = g_subprocess_get_identifier (run->process);
-  run->pid = identifier != NULL ? (GPid) g_ascii_strtoll (identifier, NULL, 10) : 0;
+  run->pid = assay_command_get_pid (run->process);
   run->stderr_line = g_string_new (NULL);
   g_debug ("job %s: engine started as process %d", run->job_id, run->pid);
 
